@@ -1,0 +1,141 @@
+import json
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ingress.api.serializers import GmailBatchSerializer, GmailPushAnswerSerializer, GmailPushSerializer
+from ingress.auth import bearer_token_valid, request_signature_valid
+from ingress.services import InboundPush, IngestResult, email_ingest
+
+logger = logging.getLogger("ingress")
+
+
+def _refusal(status_code: int, message: str) -> IngestResult:
+    return IngestResult(status_code, {"success": False, "message": message})
+
+
+def _respond(result: IngestResult) -> Response:
+    return Response(result.body, status=result.status_code, headers=result.headers)
+
+
+def push_process(item: object, source: str) -> IngestResult:
+    """Validate one push object and run it through the pipeline."""
+    if not isinstance(item, dict):
+        return _refusal(400, "Invalid JSON payload")
+    serializer = GmailPushSerializer(data=item)
+    if not serializer.is_valid():
+        return _refusal(400, serializer.first_error_message())
+    data = serializer.validated_data
+    push = InboundPush(
+        sender=data["sender"],
+        body=data["body"],
+        subject=data["subject"],
+        date=data["date"],
+        message_id=data["message_id"].strip(),
+        source=source,
+    )
+    return email_ingest(push)
+
+
+class IngressView(APIView):
+    """Shared edge checks of SPEC §3.2: token, size, optional signature, JSON object.
+
+    Subclasses define `handle_payload(data, source)` for the parsed object.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes: list = []
+
+    def post(self, request):
+        try:
+            refusal = self._request_refusal(request)
+            if refusal:
+                return _respond(refusal)
+            try:
+                data = json.loads(request.body)
+            except (ValueError, UnicodeDecodeError):
+                return _respond(_refusal(400, "Invalid JSON payload"))
+            if not isinstance(data, dict):
+                return _respond(_refusal(400, "Invalid JSON payload"))
+            return self.handle_payload(data, request.headers.get("X-Source", "")[:100])
+        except RequestDataTooBig:
+            return _respond(_refusal(413, "Payload too large"))
+        except Exception:
+            logger.exception("INGRESS: unexpected error")
+            return _respond(_refusal(500, "Internal error"))
+
+    def _request_refusal(self, request) -> IngestResult | None:
+        if not bearer_token_valid(request.META.get("HTTP_AUTHORIZATION", ""), settings.PROCESS_API_TOKENS):
+            logger.warning("INGRESS: 401 Unauthorized from %s", request.META.get("REMOTE_ADDR", "?"))
+            return _refusal(401, "Unauthorized")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.INGRESS_MAX_BYTES:
+            return _refusal(413, "Payload too large")
+        if settings.INGRESS_HMAC_SECRET and not request_signature_valid(
+            settings.INGRESS_HMAC_SECRET,
+            request.headers.get("X-Signature-Timestamp", ""),
+            request.headers.get("X-Signature", ""),
+            request.body,
+        ):
+            logger.warning("INGRESS: 401 Unauthorized (bad or missing request signature)")
+            return _refusal(401, "Unauthorized")
+        return None
+
+
+AUTH_PARAMETERS = [
+    OpenApiParameter("X-Source", str, OpenApiParameter.HEADER, required=False, description="Recorded with the e-mail."),
+]
+
+
+class GmailPushView(IngressView):
+    @extend_schema(
+        operation_id="ingress_gmail_push",
+        request=GmailPushSerializer,
+        responses={code: GmailPushAnswerSerializer for code in (200, 400, 401, 409, 413, 429, 500)},
+        parameters=AUTH_PARAMETERS,
+        auth=[{"IngressBearer": []}],
+        summary="Push one e-mail",
+    )
+    def post(self, request):
+        return super().post(request)
+
+    def handle_payload(self, data: dict, source: str) -> Response:
+        return _respond(push_process(data, source))
+
+
+class GmailBatchView(IngressView):
+    @extend_schema(
+        operation_id="ingress_gmail_batch",
+        request=GmailBatchSerializer,
+        responses={200: GmailPushAnswerSerializer},
+        parameters=AUTH_PARAMETERS,
+        auth=[{"IngressBearer": []}],
+        summary="Push up to 50 e-mails; each item answers on its own",
+    )
+    def post(self, request):
+        return super().post(request)
+
+    def handle_payload(self, data: dict, source: str) -> Response:
+        emails = data.get("emails")
+        if not isinstance(emails, list) or not emails:
+            return _respond(_refusal(400, "Missing field: emails"))
+        if len(emails) > settings.INGRESS_BATCH_MAX_ITEMS:
+            return _respond(_refusal(400, f"Too many e-mails (at most {settings.INGRESS_BATCH_MAX_ITEMS})"))
+        results = []
+        for item in emails:
+            try:
+                result = push_process(item, source)
+            except Exception:
+                logger.exception("INGRESS: unexpected error in batch item")
+                result = _refusal(500, "Internal error")
+            results.append({**result.body, "code": result.status_code})
+        return Response({"success": True, "results": results})

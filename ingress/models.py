@@ -1,0 +1,61 @@
+from django.db import models
+
+from signal_server.singleton import SingletonModel
+
+
+class RuntimeFlags(SingletonModel):
+    ingress_enabled = models.BooleanField(default=True, help_text="Off: pushes answer 409 'Gmail ingress disabled'.")
+    allow_without_links = models.BooleanField(
+        default=False, help_text="Deliver e-mails that carry no provider link (off: they are skipped)."
+    )
+    email_id_dedup_enabled = models.BooleanField(
+        default=True, help_text="Answer 'already_processed' to an e-mail seen before."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "runtime flags"
+
+    def __str__(self) -> str:
+        return "Runtime flags"
+
+
+class InboundEmail(models.Model):
+    """An e-mail pushed to ingress that passed authentication and validation, with its decision."""
+
+    class Status(models.TextChoices):
+        PROCESSED = "processed", "Processed"
+        DEFERRED = "deferred", "Deferred to the time window"
+        SKIPPED_SENDER_NOT_ALLOWED = "skipped_sender_not_allowed", "Skipped: sender not allowed"
+        SKIPPED_OUTSIDE_TIME_WINDOW = "skipped_outside_time_window", "Skipped: outside time window"
+        SKIPPED_NO_LINKS = "skipped_no_links", "Skipped: no provider link"
+        STOPPED_BY_ROUTING_RULE = "stopped_by_routing_rule", "Stopped by a routing rule"
+
+    email_id = models.CharField(max_length=32, db_index=True)
+    # Equals email_id while deduplication is on; NULL (never conflicting) for pushes accepted with it off.
+    dedup_key = models.CharField(max_length=32, unique=True, null=True, blank=True, editable=False)
+    message_id = models.CharField(max_length=500, blank=True)
+    sender = models.CharField(max_length=500)
+    sender_email = models.CharField(max_length=320, db_index=True)
+    subject = models.TextField(blank=True)
+    date = models.CharField(max_length=100, blank=True, help_text="As sent by the script (not parsed).")
+    body = models.TextField()
+    body_preview = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=100, blank=True, help_text="X-Source header.")
+    detector = models.CharField(max_length=40, blank=True, db_index=True)
+    delivery_time = models.CharField(max_length=40, blank=True)
+    is_urgent = models.BooleanField(default=False)
+    links = models.JSONField(default=list, blank=True)
+    webhooks_time_start = models.CharField(max_length=20, blank=True)
+    webhooks_time_end = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=32, choices=Status.choices, db_index=True)
+    deliver_after = models.DateTimeField(null=True, blank=True)
+    decision = models.JSONField(default=dict, blank=True, help_text="Why it was routed the way it was.")
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "inbound e-mail"
+
+    def __str__(self) -> str:
+        return f"{self.subject[:60] or '(no subject)'} [{self.email_id[:8]}]"

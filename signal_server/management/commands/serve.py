@@ -1,0 +1,87 @@
+"""Run the whole service in the foreground: gunicorn (web), the task worker(s) and the delivery sweep.
+
+Ctrl-C or SIGTERM stops every child cleanly; if one child dies, the others are stopped too, so a
+supervisor (systemd, a container runtime) sees the failure and restarts the whole service.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+STOP_GRACE_SECONDS = 20
+
+
+class Command(BaseCommand):
+    help = "Serve web (gunicorn) and background workers in the foreground."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        parser.add_argument("--web-threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
+        parser.add_argument("--task-workers", type=int, default=int(os.environ.get("TASK_WORKERS", "1")))
+        parser.add_argument("--no-web", action="store_true", help="Only the background processes.")
+
+    def handle(self, *args, **options):
+        python = sys.executable
+        commands = []
+        if not options["no_web"]:
+            commands.append(self._gunicorn(python, options))
+        for index in range(options["task_workers"]):
+            commands.append(
+                [python, "manage.py", "db_worker", "--no-reload", "--no-startup-delay",
+                 "--interval", os.environ.get("TASK_WORKER_INTERVAL", "0.05"),
+                 "--queue-name", "*", "--worker-id", f"{os.uname().nodename[:40]}-{os.getpid()}-{index}"]
+            )
+        children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR) for cmd in commands]
+        stopping = False
+
+        def stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        self.stdout.write(
+            f"Signal Server on http://{options['host']}:{options['port']} "
+            f"({len(children)} processes; Ctrl-C to stop)"
+        )
+        exit_code = 0
+        while not stopping:
+            for child in children:
+                if child.poll() is not None:
+                    self.stderr.write(f"Process {child.args[2:4]} exited with {child.returncode}; stopping.")
+                    exit_code = child.returncode or 1
+                    stopping = True
+                    break
+            time.sleep(0.2)
+        self._stop(children)
+        sys.exit(exit_code)
+
+    def _gunicorn(self, python, options):
+        return [
+            python, "-m", "gunicorn", "signal_server.wsgi:application",
+            "--bind", f"{options['host']}:{options['port']}",
+            "--workers", str(options["web_workers"]),
+            "--threads", str(options["web_threads"]),
+            "--worker-class", "gthread",
+            "--access-logfile", "-" if os.environ.get("ACCESS_LOG", "false").lower() == "true" else "/dev/null",
+            "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
+        ]
+
+    def _stop(self, children):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()

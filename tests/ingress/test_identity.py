@@ -1,0 +1,37 @@
+"""Sender parsing and email_id (SPEC §3.2; legacy-verified values)."""
+
+import pytest
+
+from ingress.identity import email_id_compute, sender_email_parse
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("Technique <technique@media-solution.fr>", "technique@media-solution.fr"),
+    ("Jane <Jane@Example.COM>", "jane@example.com"),
+    ('"Doe, John" <JD@X.fr>', "jd@x.fr"),
+    ("A@B.COM", "a@b.com"),
+    ("  spaced@x.fr  ", "spaced@x.fr"),
+    (" ", ""),
+])
+def test_sender_email_is_the_parsed_address_lower_cased(raw, expected):
+    assert sender_email_parse(raw) == expected
+
+
+def test_sender_without_address_falls_back_to_a_trimmed_value():
+    assert sender_email_parse("John Doe") in ("john", "john doe")
+
+
+@pytest.mark.parametrize("subject,sender,date,expected", [
+    ("Hello", "sender@example.com", "2026-01-01T00:00:00Z", "ef626f4a3197550e73b6e5a1b3cdc39e"),
+    ("Hello", "jane@example.com", "2026-01-01T00:00:00Z", "9f12a51ec1417a6c1869452c217da936"),
+    ("Média Solution - Missions Recadrage - Lot 107", "technique@media-solution.fr", "2026-04-10T09:54:38Z",
+     "b262d20579a4925167e6b47ca76be92f"),
+    ("", "sender@example.com", "", "14020be24909c5aae605dcec4690f534"),
+])
+def test_email_id_matches_the_legacy_formula(subject, sender, date, expected):
+    assert email_id_compute(subject=subject, sender_email=sender, date=date) == expected
+
+
+def test_message_id_replaces_the_legacy_formula():
+    with_id = email_id_compute(subject="a", sender_email="b", date="c", message_id="<x@mail.gmail.com>")
+    assert with_id == "3d4bd1ec40cd18a268d698549f75d09a"

@@ -1,0 +1,110 @@
+"""A real HTTP receiver on 127.0.0.1 for delivery tests.
+
+It records every request and answers from a script of responses (status, body, delay, or a dropped
+connection); when the script runs out it answers `default`.
+"""
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: str = '{"success": true}'
+    delay: float = 0.0
+    drop: bool = False  # close the connection without answering
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict
+    body: bytes
+    at: float
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Receiver:
+    def __init__(self, default: Answer | None = None):
+        self.default = default or Answer()
+        self.script: list[Answer] = []
+        self.requests: list[Received] = []
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> "Receiver":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def answer(self, *answers: Answer) -> None:
+        with self._lock:
+            self.script.extend(answers)
+
+    def wait_for(self, count: int, timeout: float = 10.0, path: str | None = None) -> list[Received]:
+        """Block until `count` requests (on `path`, if given) arrived; return them."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                got = [r for r in self.requests if path is None or r.path == path]
+                if len(got) >= count or time.monotonic() >= deadline:
+                    return got
+                self._arrived.wait(timeout=max(0.01, deadline - time.monotonic()))
+
+    def _next_answer(self) -> Answer:
+        with self._lock:
+            return self.script.pop(0) if self.script else self.default
+
+    def _handler(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                answer = receiver._next_answer()
+                if answer.delay:
+                    time.sleep(answer.delay)
+                with receiver._arrived:
+                    receiver.requests.append(Received(self.path, dict(self.headers), body, time.time()))
+                    receiver._arrived.notify_all()
+                if answer.drop:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                data = answer.body.encode()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
+                for key, value in answer.headers.items():
+                    if key != "Content-Type":
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler

@@ -1,0 +1,118 @@
+"""The real service as `make run` starts it (gunicorn + task worker), on its own SQLite file.
+
+The database follows DATABASE_URL when it points at PostgreSQL (a separate database named after the
+run is created), so the end-to-end tests exercise the same server CI deploys with.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "e2e-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveService:
+    def __init__(self, **env):
+        self.var_dir = Path(tempfile.mkdtemp(prefix="signal-e2e-"))
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "signal_server.settings",
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": "e2e-secret-key-" + uuid.uuid4().hex,
+            "PROCESS_API_TOKEN": TOKEN,
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+            "SIGNAL_VAR_DIR": str(self.var_dir),
+            "DATABASE_URL": self._database_url(),
+            "WEB_CONCURRENCY": "2",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.update({k: str(v) for k, v in env.items()})
+        self.process: subprocess.Popen | None = None
+        self.log_path = self.var_dir / "service.log"
+
+    def _database_url(self) -> str:
+        base = os.environ.get("DATABASE_URL", "")
+        if base.startswith(("postgres://", "postgresql://")):
+            name = f"signal_e2e_{uuid.uuid4().hex[:10]}"
+            admin_url = base.rsplit("/", 1)[0] + "/postgres"
+            import psycopg
+
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            return base.rsplit("/", 1)[0] + "/" + name
+        return f"sqlite:///{self.var_dir / 'db.sqlite3'}"
+
+    def manage(self, *args: str, input: str | None = None) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, input=input,
+            capture_output=True, text=True, timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def shell(self, code: str) -> str:
+        """Run Python against the service's database (in a separate process)."""
+        return self.manage("shell", "--no-imports", "-c", code)
+
+    def start(self, timeout: float = 60) -> "LiveService":
+        self.manage("migrate", "--noinput", "--verbosity", "0")
+        self.manage("bootstrap")
+        self.start_processes(timeout)
+        return self
+
+    def start_processes(self, timeout: float = 60) -> None:
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(self.port)],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"service exited early:\n{self.log()}")
+            try:
+                if requests.get(self.url("/health"), timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"service did not answer /health in {timeout} s:\n{self.log()}")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def push(self, payload: dict, path: str = "/api/ingress/gmail", **headers) -> requests.Response:
+        return requests.post(
+            self.url(path), json=payload, timeout=30, headers={"Authorization": f"Bearer {TOKEN}", **headers}
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait()

@@ -1,0 +1,26 @@
+"""Test settings: the production settings with test credentials and loopback receivers allowed.
+
+DATABASE_URL and REDIS_URL are honoured, so CI runs the same suite on PostgreSQL and Redis.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-not-for-production")
+os.environ["DJANGO_DEBUG"] = "false"
+os.environ.setdefault("PROCESS_API_TOKEN", "test-token,rotated-token")
+os.environ["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = "true"
+os.environ.setdefault("SIGNAL_VAR_DIR", tempfile.mkdtemp(prefix="signal-tests-"))
+
+from signal_server.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns when it is missing)

@@ -1,0 +1,85 @@
+"""End to end: the real service (gunicorn + worker, as `make run`) delivering to a real receiver."""
+
+import time
+
+import pytest
+
+from tests.receiver import Receiver
+from tests.service import LiveService
+
+pytestmark = pytest.mark.e2e
+
+DROPBOX = "https://www.dropbox.com/scl/fo/abc123/def?rlkey=xyz&dl=0"
+
+
+@pytest.fixture(scope="module")
+def receiver_live():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def service(receiver_live):
+    live = LiveService(WEBHOOK_URL=receiver_live.url("/hook")).start()
+    yield live
+    live.stop()
+
+
+def test_pushed_email_reaches_the_receiver_with_the_legacy_payload(service, receiver_live):
+    pushed_at = time.time()
+    response = service.push(
+        {
+            "sender": "Technique <technique@media-solution.fr>",
+            "subject": "Média Solution - Missions Recadrage - Lot 107",
+            "date": "2026-04-10T09:54:38.000Z",
+            "body": f'<p>À faire pour 14h30</p><a href="{DROPBOX.replace("&", "&amp;")}">Fichiers</a>',
+            "message_id": "18f2a9c0d1e2f3a4",
+        },
+        **{"X-Source": "GoogleAppsScript"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "processed"
+
+    got = receiver_live.wait_for(1, timeout=15, path="/hook")
+    assert got, f"no delivery arrived:\n{service.log()[-3000:]}"
+    payload = got[0].json()
+    assert got[0].at - pushed_at < 5
+    assert payload["email_id"] == payload["microsoft_graph_email_id"] == response.json()["email_id"]
+    assert payload["sender_email"] == "technique@media-solution.fr"
+    assert payload["source"] == "gmail_push"
+    assert payload["detector"] == "recadrage"
+    assert payload["delivery_time"] == "14h30"
+    assert payload["delivery_links"][0]["provider"] == "dropbox"
+    assert payload["delivery_links"][0]["raw_url"] == DROPBOX
+    assert got[0].headers["Content-Type"] == "application/json"
+    assert got[0].headers["User-Agent"].startswith("signal-server/")
+
+
+def test_same_email_pushed_twice_is_delivered_once(service, receiver_live):
+    before = len(receiver_live.wait_for(0, timeout=0, path="/twice"))
+    service.shell(
+        "from webhooks.models import WebhookEndpoint as E;"
+        "E.objects.filter(is_default=True).update(url=E.objects.get(is_default=True).url.replace('/hook','/twice'))"
+    )
+    service.shell("from ingress.selectors import ingress_config_invalidate; ingress_config_invalidate()")
+    payload = {"sender": "a@b.fr", "subject": "twice", "date": "d", "body": f"<a href='{DROPBOX}'>x</a>"}
+    statuses = [service.push(payload).json()["status"] for _ in range(3)]
+    assert statuses == ["processed", "already_processed", "already_processed"]
+    assert len(receiver_live.wait_for(before + 1, timeout=15, path="/twice")) == before + 1
+    time.sleep(1)
+    assert len(receiver_live.wait_for(0, timeout=0, path="/twice")) == before + 1
+
+
+def test_attempt_is_recorded_with_status_and_duration(service, receiver_live):
+    output = service.shell(
+        "from webhooks.models import DeliveryAttempt as A;"
+        "a = A.objects.filter(succeeded=True).first();"
+        "print(a.status_code, a.duration_ms >= 0, a.delivery.status)"
+    )
+    assert output.split() == ["200", "True", "succeeded"]
+
+
+def test_sigterm_stops_web_and_worker_cleanly(receiver_live):
+    live = LiveService(WEBHOOK_URL=receiver_live.url("/stop")).start()
+    assert live.stop(timeout=30) == 0

@@ -1,0 +1,209 @@
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from ingress.windows import time_parse
+from signal_server.singleton import SingletonModel
+from webhooks import validators
+
+DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+
+
+def default_retry_schedule() -> list[int]:
+    return list(DEFAULT_RETRY_SCHEDULE)
+
+
+def default_time_zone() -> str:
+    return settings.SIGNAL_TIME_ZONE
+
+
+class WebhookEndpoint(models.Model):
+    class DeliveryMode(models.TextChoices):
+        JSON = "json", "JSON (application/json)"
+        LEGACY_FORM_HEADER = "legacy_form_header", "Legacy form header (JSON body, form content type)"
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=2000)
+    is_active = models.BooleanField(default=True)
+    is_default = models.BooleanField(
+        default=False, help_text="Receives every accepted e-mail unless a routing rule stops processing."
+    )
+    secret = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Standard Webhooks signing secret (`whsec_…` base64, or any string). Empty: unsigned.",
+    )
+    delivery_mode = models.CharField(max_length=20, choices=DeliveryMode.choices, default=DeliveryMode.JSON)
+    fallback_on_415 = models.BooleanField(default=True, help_text="On HTTP 415, retry at once in the other mode.")
+    verify_tls = models.BooleanField(default=True)
+    timeout_seconds = models.PositiveSmallIntegerField(default=30)
+    success_requires_json = models.BooleanField(
+        default=False, help_text='Legacy receivers: success needs a 2xx and a JSON body with "success": true.'
+    )
+    headers = models.JSONField(default=dict, blank=True, help_text="Extra request headers, e.g. {\"X-Api-Key\": \"…\"}.")
+    deactivated_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_endpoint"),
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gte=1, timeout_seconds__lte=300), name="endpoint_timeout_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, list] = {}
+        for field, check in (
+            ("url", lambda: validators.endpoint_url_validate(self.url)),
+            ("headers", lambda: validators.headers_validate(self.headers)),
+        ):
+            try:
+                check()
+            except ValidationError as exc:
+                errors.setdefault(field, []).extend(exc.messages)
+        if not 1 <= (self.timeout_seconds or 0) <= 300:
+            errors.setdefault("timeout_seconds", []).append("Timeout must be between 1 and 300 seconds.")
+        if self.is_default and not self.is_active:
+            errors.setdefault("is_active", []).append("The default endpoint must be active.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class WebhookSettings(SingletonModel):
+    class OutsideWindowPolicy(models.TextChoices):
+        REJECT = "reject", "Reject (legacy 409 answers)"
+        DEFER = "defer", "Defer (accept, deliver when the window opens)"
+
+    sending_enabled = models.BooleanField(default=True)
+    time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validators.time_zone_validate])
+    window_start = models.CharField(max_length=5, blank=True, help_text="HHhMM or HH:MM; empty with end = no window.")
+    window_end = models.CharField(max_length=5, blank=True)
+    outside_window_policy = models.CharField(
+        max_length=10, choices=OutsideWindowPolicy.choices, default=OutsideWindowPolicy.REJECT
+    )
+    absence_enabled = models.BooleanField(default=False)
+    absence_days = models.JSONField(default=list, blank=True, help_text='Weekday names, e.g. ["saturday", "sunday"].')
+    retry_schedule_seconds = models.JSONField(
+        default=default_retry_schedule,
+        help_text="Delay before each attempt, in seconds; its length is the number of attempts.",
+    )
+    sender_allowlist = models.JSONField(default=list, blank=True, help_text="Lower-case addresses; empty = everyone.")
+    rate_limit_per_sender_per_hour = models.PositiveIntegerField(default=0, help_text="0 = no limit.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "webhook settings"
+
+    def __str__(self) -> str:
+        return "Webhook settings"
+
+    def clean(self) -> None:
+        errors: dict[str, list] = {}
+        start, end = (self.window_start or "").strip(), (self.window_end or "").strip()
+        self.window_start, self.window_end = start, end
+        if bool(start) != bool(end):
+            errors.setdefault("window_end" if start else "window_start", []).append(
+                "Set both window start and end, or neither."
+            )
+        for field, value in (("window_start", start), ("window_end", end)):
+            if value and time_parse(value) is None:
+                errors.setdefault(field, []).append("Use HHhMM or HH:MM (00h00 to 23h59).")
+        if start and end and time_parse(start) is not None and time_parse(start) == time_parse(end):
+            errors.setdefault("window_end", []).append("Window start and end cannot be equal.")
+        checks = (
+            ("absence_days", lambda: validators.weekdays_validate(self.absence_days)),
+            ("retry_schedule_seconds", lambda: validators.retry_schedule_validate(self.retry_schedule_seconds)),
+        )
+        for field, check in checks:
+            try:
+                check()
+            except ValidationError as exc:
+                errors.setdefault(field, []).extend(exc.messages)
+        if isinstance(self.absence_days, list):
+            self.absence_days = [d.strip().lower() for d in self.absence_days if isinstance(d, str)]
+        if self.absence_enabled and not self.absence_days:
+            errors.setdefault("absence_days", []).append("Choose at least one absence day, or disable absence.")
+        if not isinstance(self.sender_allowlist, list) or any(not isinstance(s, str) for s in self.sender_allowlist):
+            errors.setdefault("sender_allowlist", []).append("The allowlist is a list of e-mail addresses.")
+        else:
+            self.sender_allowlist = sorted({s.strip().lower() for s in self.sender_allowlist if s.strip()})
+        if errors:
+            raise ValidationError(errors)
+
+
+class WebhookDelivery(models.Model):
+    """One e-mail (or test message) to one endpoint; attempts are its HTTP tries."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.ForeignKey(
+        "ingress.InboundEmail", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries")
+    is_test = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    routing_rule = models.JSONField(null=True, blank=True, help_text="{id, name, priority} of the rule that chose it.")
+    payload = models.JSONField(null=True, blank=True, help_text="Frozen at the first attempt; retries resend it.")
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    failure_reason = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email", "endpoint"], condition=Q(is_test=False), name="one_delivery_per_email_endpoint"
+            ),
+        ]
+        indexes = [models.Index(fields=["endpoint", "status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Delivery #{self.pk} to {self.endpoint_id}"
+
+    @property
+    def webhook_id(self) -> str:
+        return f"msg_{self.uuid.hex}"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    url = models.CharField(max_length=2000)
+    delivery_mode = models.CharField(max_length=20)
+    request_headers = models.JSONField(default=dict, help_text="Sent headers; secrets and signatures redacted.")
+    request_size = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_snippet = models.CharField(max_length=1024, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    failure_reason = models.CharField(max_length=40, blank=True)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["delivery_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_number_per_delivery")]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of delivery #{self.delivery_id}"

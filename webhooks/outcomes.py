@@ -1,0 +1,51 @@
+"""How an HTTP answer is judged (SPEC §7): success, failure reason and retryability."""
+
+import json
+
+BOT_PROTECTION_DENIED = "bot_protection_denied"
+UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+RATE_LIMITED = "rate_limited"
+UPSTREAM_SERVER_ERROR = "upstream_server_error"
+UPSTREAM_CLIENT_ERROR = "upstream_client_error"
+REMOTE_APPLICATION_ERROR = "remote_application_error"
+REQUEST_FAILED = "request_failed"
+BLOCKED_TARGET = "blocked_target"
+
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+
+def response_is_success(status_code: int, text: str, requires_json: bool) -> bool:
+    if not 200 <= status_code < 300:
+        return False
+    if not requires_json:
+        return True
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("success") is True
+
+
+def failure_reason_classify(status_code: int | None, text: str) -> str:
+    """The legacy taxonomy, checked in the legacy order."""
+    lowered = (text or "").lower()
+    if "imunify360" in lowered or "bot-protection" in lowered:
+        return BOT_PROTECTION_DENIED
+    if status_code is None:
+        return REQUEST_FAILED
+    if status_code == 415:
+        return UNSUPPORTED_MEDIA_TYPE
+    if status_code == 429:
+        return RATE_LIMITED
+    if status_code >= 500:
+        return UPSTREAM_SERVER_ERROR
+    if status_code >= 400:
+        return UPSTREAM_CLIENT_ERROR
+    if text:
+        return REMOTE_APPLICATION_ERROR
+    return REQUEST_FAILED
+
+
+def status_is_retryable(status_code: int | None) -> bool:
+    """Network errors (None), timeouts and transient statuses are retried; other 4xx fail at once."""
+    return status_code is None or status_code in RETRYABLE_STATUSES or status_code >= 500

@@ -1,0 +1,105 @@
+"""Validation of webhook targets (SSRF guard) and of settings values, shared by admin, import and send."""
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+PLACEHOLDER_HOSTS = {"example.com", "example.org", "example.net", "test.com", "localhost"}
+PLACEHOLDER_SUFFIXES = (".invalid", ".test", ".localhost")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def ip_is_private(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def host_is_placeholder(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    labels = host.split(".")
+    return (
+        host in PLACEHOLDER_HOSTS
+        or host.endswith(PLACEHOLDER_SUFFIXES)
+        # `*.example.*`: any name with an `example` label before its public suffix.
+        or ("example" in labels[:-1] and len(labels) >= 2)
+    )
+
+
+def host_addresses(host: str, port: int) -> list[str]:
+    """Every address the host resolves to; an IP literal resolves to itself."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]")).compressed]
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({info[4][0] for info in infos})
+
+
+def endpoint_url_validate(url: str, *, allow_private: bool | None = None, resolve: bool = True) -> None:
+    """Refuse URLs a webhook must never target. DNS failures are tolerated here (checked at send time)."""
+    allow_private = settings.WEBHOOK_ALLOW_PRIVATE_TARGETS if allow_private is None else allow_private
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise ValidationError(f"Not a valid URL: {exc}.") from exc
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValidationError("Enter a full http(s) URL with a host name.")
+    if parts.username or parts.password:
+        raise ValidationError("Credentials in the URL are not allowed; use custom headers or a signing secret.")
+    if host_is_placeholder(host) and not (allow_private and host in ("localhost", "localhost.")):
+        raise ValidationError(f"'{host}' is a placeholder host, not a real receiver.")
+    addresses: list[str] = []
+    if resolve:
+        try:
+            addresses = host_addresses(host, port)
+        except (OSError, UnicodeError):
+            addresses = []
+    private = any(ip_is_private(a) for a in addresses) or host in ("localhost", "localhost.")
+    if private and not allow_private:
+        raise ValidationError(
+            f"'{host}' is a private, loopback or link-local address "
+            "(set WEBHOOK_ALLOW_PRIVATE_TARGETS=true to allow it)."
+        )
+    if parts.scheme == "http" and not private:
+        raise ValidationError("Use https; plain http is allowed only for private targets.")
+
+
+def time_zone_validate(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"Unknown time zone '{value}'.") from exc
+
+
+def weekdays_validate(days: list) -> None:
+    if not isinstance(days, list) or any(not isinstance(d, str) or d.strip().lower() not in WEEKDAYS for d in days):
+        raise ValidationError(f"Absence days must be a list of weekday names ({', '.join(WEEKDAYS)}).")
+
+
+def retry_schedule_validate(schedule: list) -> None:
+    if (
+        not isinstance(schedule, list)
+        or not 1 <= len(schedule) <= 20
+        or any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= 7 * 86400 for s in schedule)
+    ):
+        raise ValidationError("The retry schedule is a list of 1 to 20 delays in whole seconds (0 to 604800).")
+
+
+def headers_validate(headers: dict) -> None:
+    if not isinstance(headers, dict) or any(
+        not isinstance(k, str) or not isinstance(v, str) or not k.strip() or "\n" in k + v or "\r" in k + v
+        for k, v in headers.items()
+    ):
+        raise ValidationError("Custom headers are an object of header names to string values, without line breaks.")
+    reserved = {"content-type", "content-length", "host", "webhook-id", "webhook-timestamp", "webhook-signature"}
+    clash = sorted(k for k in headers if k.strip().lower() in reserved)
+    if clash:
+        raise ValidationError(f"These headers are set by Signal Server and cannot be overridden: {', '.join(clash)}.")
