@@ -154,11 +154,13 @@ def _ingest_in_transaction(
         _email_record(record, InboundEmail.Status.SKIPPED_NO_LINKS, decision)
         return _answer("skipped_no_links", email_id)
 
-    routing = rules_evaluate(
-        config.rules, RoutableEmail(sender=push.sender, subject=push.subject, body_text=text), config.default_endpoint_id
-    )
-    decision["matched_rules"] = list(routing.matched_rules)
-    decision["endpoints"] = [t.endpoint_id for t in routing.targets]
+    routable = RoutableEmail(sender=push.sender, subject=push.subject, body_text=text, sender_email=sender_email)
+    routing = rules_evaluate(config.rules, routable, config.default_endpoint_id)
+    decision.update(routing.as_record())
+    for rule in routing.matched_rules:
+        logger.info("ROUTING_RULES: Matched rule %s (%s) email_id=%s", rule["id"], rule["name"], email_id)
+    for warning in routing.warnings:
+        logger.warning("ROUTING_RULES: %s email_id=%s", warning, email_id)
     if routing.stopped and not routing.targets:
         logger.info("INGRESS: stopped by routing rule email_id=%s", email_id)
         _email_record(record, InboundEmail.Status.STOPPED_BY_ROUTING_RULE, decision)
