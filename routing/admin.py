@@ -138,7 +138,8 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
     # --- saving and deleting keep positions contiguous ------------------------------------------
     def save_model(self, request, obj, form, change):
-        rule_save(obj, position=form.cleaned_data.get("position"))
+        moved = "position" in form.changed_data
+        rule_save(obj, position=form.cleaned_data.get("position") if moved else None)
         if obj.endpoint is not None and not obj.endpoint.is_active:
             self.message_user(
                 request,

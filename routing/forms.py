@@ -15,6 +15,9 @@ class RoutingRuleForm(forms.ModelForm):
     position = forms.IntegerField(
         required=False,
         min_value=1,
+        # Compared with the value shown when the form was opened, so saving an untouched form never
+        # undoes a move made meanwhile (from the list or by someone else).
+        show_hidden_initial=True,
         help_text="1 runs first. Empty: a new rule goes to the end. Another number moves the rule there "
         "and shifts the rules in between.",
     )

@@ -30,6 +30,10 @@ COMPILE_LIMIT_SECONDS = 0.05
 MEMORY_HEADROOM_BYTES = 64 * 1024 * 1024
 CHECK_WALL_SECONDS = 10
 _PROBE_SCRIPT = Path(__file__).with_name("regex_probe.py")
+_TOO_COMPLEX = (
+    "This regular expression is too complex to compile quickly (very large or nested repetition counts "
+    "such as a{1000000}); simplify it."
+)
 # Runs of one character expose nested quantifiers ((a+)+$, (\w+\s?)+$); the sample exposes patterns
 # that are merely slow on ordinary French text. Neither is a proof: the runtime bound is the guarantee.
 _PROBE_CHARACTERS = "aA0 .-_@x,;:/"
@@ -110,8 +114,3 @@ def regex_check(value: str, case_sensitive: bool) -> str | None:
         )
     return None
 
-
-_TOO_COMPLEX = (
-    "This regular expression is too complex to compile quickly (very large or nested repetition counts "
-    "such as a{1000000}); simplify it."
-)

@@ -10,6 +10,7 @@ from django.urls import reverse
 from ingress.models import InboundEmail
 from routing.forms import ACTIVE_RULE_NEEDS_A_CONDITION
 from routing.models import RoutingCondition, RoutingRule
+from routing.services import rule_move_to
 from tests.factories import endpoint_create
 
 pytestmark = pytest.mark.django_db
@@ -155,6 +156,16 @@ def test_changing_the_position_field_moves_the_rule(admin_client):
     data = rule_form("c", position="1", conditions=[("subject", "contains", "c")], existing=[c.conditions.get().pk])
     assert admin_client.post(change_url(c), data).status_code == 302
     assert positions() == [(1, "c"), (2, "a"), (3, "b")]
+
+
+def test_saving_an_untouched_form_does_not_undo_a_move_made_meanwhile(admin_client):
+    rule_create("a")
+    b = rule_create("b")
+    shown = {"position": "2", "initial-position": "2"}  # as rendered before someone moved the rule
+    rule_move_to(b, 1)
+    data = rule_form("b renamed", conditions=[("subject", "contains", "b")], existing=[b.conditions.get().pk], **shown)
+    assert admin_client.post(change_url(b), data).status_code == 302
+    assert positions() == [(1, "b renamed"), (2, "a")]
 
 
 def test_change_form_shows_the_current_position(admin_client):

@@ -3,6 +3,8 @@
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from routing.evaluation import (
     CompiledCondition,
@@ -318,3 +320,48 @@ def test_rule_summary_joins_conditions_with_its_match_mode():
 
 def test_long_values_are_shortened_in_summaries():
     assert len(condition_describe("body", "contains", "x" * 300, False)) < 100
+
+
+# --- properties over arbitrary rule sets ----------------------------------------------------------------
+WORDS = ["facture", "FACTURÉ", "devis", "Newsletter", "a@b.fr", "journée"]
+conditions_strategy = st.builds(
+    cond,
+    st.sampled_from(["sender", "subject", "body"]),
+    st.sampled_from(["contains", "not_contains", "equals", "starts_with"]),
+    st.sampled_from(WORDS),
+    st.booleans(),
+)
+rules_strategy = st.lists(
+    st.tuples(
+        st.lists(conditions_strategy, max_size=3),
+        st.sampled_from(["all", "any"]),
+        st.sampled_from([None, BILLING, SUPPORT, DEFAULT]),
+        st.booleans(),
+        st.booleans(),
+    ),
+    max_size=6,
+).map(
+    lambda specs: tuple(
+        rule(i, *conds, match=match, endpoint=endpoint, stop=stop, active=active)
+        for i, (conds, match, endpoint, stop, active) in enumerate(specs, start=1)
+    )
+)
+emails_strategy = st.builds(
+    email, st.sampled_from(WORDS + [""]), st.sampled_from(["a@b.fr", "Jean <A@B.fr>"]), st.sampled_from(WORDS + [""])
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rules=rules_strategy, mail=emails_strategy, default=st.sampled_from([None, DEFAULT]))
+def test_routing_invariants(rules, mail, default):
+    decision = rules_evaluate(rules, mail, default)
+    endpoints = [t.endpoint_id for t in decision.targets]
+    assert len(endpoints) == len(set(endpoints))
+    assert rules_explain(rules, mail, default).decision == decision
+    if default is not None and not decision.stopped:
+        assert default in endpoints
+    if decision.stopped:
+        assert (default, None) not in targets(decision)
+    matched_ids = {r["id"] for r in decision.matched_rules}
+    assert all(t.rule is None or t.rule["id"] in matched_ids for t in decision.targets)
+    assert all(r.is_active for r in rules if r.id in matched_ids)
