@@ -27,7 +27,8 @@ def free_port() -> int:
 
 
 class LiveService:
-    def __init__(self, **env):
+    def __init__(self, serve_args: tuple[str, ...] = (), **env):
+        self.serve_args = serve_args
         self.var_dir = Path(tempfile.mkdtemp(prefix="signal-e2e-"))
         self.port = free_port()
         self.env = {
@@ -81,7 +82,7 @@ class LiveService:
     def start_processes(self, timeout: float = 60) -> None:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(self.port)],
+            [sys.executable, "manage.py", "serve", "--port", str(self.port), *self.serve_args],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
