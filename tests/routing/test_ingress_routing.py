@@ -4,6 +4,7 @@ distinct endpoint, `stopped_by_routing_rule`, and `routing_rule` in what is sent
 import time
 
 import pytest
+from django.urls import reverse
 
 from ingress.models import InboundEmail
 from routing.models import RoutingCondition, RoutingRule
@@ -150,3 +151,20 @@ def test_payload_sent_to_the_default_endpoint_has_no_routing_rule(push, receiver
     push(push_payload(subject="Bonjour"))
     delivery_send(WebhookDelivery.objects.get(endpoint=default).pk)
     assert "routing_rule" not in receiver.requests[0].json()
+
+
+def test_staff_add_a_billing_stop_rule_in_admin_test_it_and_the_next_push_reaches_only_billing(
+    push, admin_client, default_endpoint, billing
+):
+    form = {
+        "name": "Billing", "position": "", "is_active": "on", "match": "all", "endpoint": billing.pk,
+        "priority": "normal", "stop_processing": "on",
+        "conditions-TOTAL_FORMS": "1", "conditions-INITIAL_FORMS": "0",
+        "conditions-MIN_NUM_FORMS": "0", "conditions-MAX_NUM_FORMS": "1000",
+        "conditions-0-field": "subject", "conditions-0-operator": "contains", "conditions-0-value": "facture",
+    }
+    assert admin_client.post(reverse("admin:routing_routingrule_add"), form).status_code == 302
+    sample = {"email": "", "sender": "a@b.fr", "subject": "Facture 12", "body": "<p>x</p>"}
+    preview = admin_client.post(reverse("admin:routing_routingrule_test"), sample).context["explanation"]
+    assert [t.endpoint_id for t in preview.decision.targets] == [billing.pk]
+    assert endpoints_of(push(push_payload(subject="Facture 12"))) == ["billing"]
