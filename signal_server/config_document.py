@@ -100,11 +100,14 @@ class ImportReport:
         def names(values: list[str]) -> str:
             return ", ".join(values) if values else "none"
 
+        def changes(values: list[str]) -> str:
+            return f"changed {names(values)}" if values else "unchanged"
+
         lines = []
         if "settings" in self.sections:
-            lines.append(f"settings: {'changed ' + names(self.settings_changed) if self.settings_changed else 'unchanged'}")
+            lines.append(f"settings: {changes(self.settings_changed)}")
         if "flags" in self.sections:
-            lines.append(f"flags: {'changed ' + names(self.flags_changed) if self.flags_changed else 'unchanged'}")
+            lines.append(f"flags: {changes(self.flags_changed)}")
         if "endpoints" in self.sections:
             lines.append(
                 f"endpoints: created {names(self.endpoints_created)}; updated {names(self.endpoints_updated)}; "
@@ -247,7 +250,7 @@ def _endpoints_import(data, errors: list[ConfigError], report: ImportReport) -> 
         errors.append(ConfigError("endpoints", f"must be a list of endpoint objects, not {_json_type(data)}"))
         return imported
     existing = {e.name: e for e in WebhookEndpoint.objects.select_for_update()}
-    items: list[tuple[str, WebhookEndpoint, dict, dict | None]] = []
+    items: list[tuple[str, WebhookEndpoint, dict | None]] = []  # path, endpoint, its values before
     first_seen: dict[str, int] = {}
     for index, item in enumerate(data):
         path = f"endpoints[{index}]"
@@ -256,23 +259,24 @@ def _endpoints_import(data, errors: list[ConfigError], report: ImportReport) -> 
             continue
         name = values["name"]
         if name in first_seen:
-            errors.append(ConfigError(f"{path}.name", f"duplicate endpoint name '{name}' (also endpoints[{first_seen[name]}])"))
+            message = f"duplicate endpoint name '{name}' (also endpoints[{first_seen[name]}])"
+            errors.append(ConfigError(f"{path}.name", message))
             continue
         first_seen[name] = index
         endpoint = existing.get(name) or WebhookEndpoint(name=name)
         before = _snapshot(endpoint, ENDPOINT_KEYS) if endpoint.pk else None
         _assign(endpoint, values)
-        items.append((path, endpoint, values, before))
+        items.append((path, endpoint, before))
         imported.listed[name] = None
 
-    defaults = [(path, e.name) for path, e, _, _ in items if e.is_default]
+    defaults = [e.name for _, e, _ in items if e.is_default]
     if len(defaults) != 1 and len(items) == len(data):
-        found = ", ".join(f"'{name}'" for _, name in defaults) or "none"
+        found = ", ".join(f"'{name}'" for name in defaults) or "none"
         errors.append(ConfigError("endpoints", f"exactly one endpoint must have is_default true (found {found})"))
     # The constraint allows one default row at a time: clear the old default before saving the new one.
     WebhookEndpoint.objects.filter(is_default=True).update(is_default=False)
     seen_default = False
-    for path, endpoint, values, before in items:
+    for path, endpoint, before in items:
         if endpoint.is_default and seen_default:
             endpoint.is_default = False  # already reported above; keeps the constraint check quiet
         seen_default |= endpoint.is_default
@@ -349,7 +353,9 @@ def _endpoint_resolve(
     return None, f"no endpoint named '{name}' in this document or in the database"
 
 
-def _conditions_read(data, path: str, rule: RoutingRule, errors: list[ConfigError]) -> list[tuple[int, RoutingCondition]]:
+def _conditions_read(
+    data, path: str, rule: RoutingRule, errors: list[ConfigError]
+) -> list[tuple[int, RoutingCondition]]:
     if data is None:
         return []
     if not isinstance(data, list) or not data:

@@ -64,7 +64,8 @@ def url_mask(url: str) -> str:
         return "***"
     if not parts.scheme or not parts.hostname:
         return "***"
-    return f"{parts.scheme}://{parts.hostname}/***" if parts.path.strip("/") or parts.query else f"{parts.scheme}://{parts.hostname}"
+    base = f"{parts.scheme}://{parts.hostname}"
+    return f"{base}/***" if parts.path.strip("/") or parts.query else base
 
 
 def make_url_normalise(value: str) -> str | None:
@@ -152,14 +153,15 @@ def legacy_config_translate(
     for name in docs:
         if name not in LEGACY_DOCUMENTS:
             t.note(NOT_MAPPED, name, f"not a legacy configuration document ({', '.join(LEGACY_DOCUMENTS)})")
+    documents = {}
     for name in LEGACY_DOCUMENTS:
-        if name in docs and not isinstance(docs[name], dict) and not (name == "routing_rules" and isinstance(docs[name], list)):
+        if name not in docs:
+            continue
+        # routing_rules was sometimes stored as the bare list of rules.
+        if isinstance(docs[name], dict) or (name == "routing_rules" and isinstance(docs[name], list)):
+            documents[name] = docs[name]
+        else:
             t.note(NOT_MAPPED, name, "not a JSON object")
-    documents = {
-        name: docs[name]
-        for name in LEGACY_DOCUMENTS
-        if isinstance(docs.get(name), dict) or (name == "routing_rules" and isinstance(docs.get(name), list))
-    }
     if "processing_prefs" in documents:
         _processing_prefs(t, documents["processing_prefs"])
     if "webhook_config" in documents:
@@ -317,7 +319,8 @@ def _absence(t: _Translation, config: dict) -> None:
         else:
             dropped.append(day)
     if dropped:
-        t.note(NOT_MAPPED, "webhook_config.absence_pause_days", f"not weekday names, dropped (they never matched): {dropped!r}")
+        message = f"not weekday names, dropped (they never matched): {dropped!r}"
+        t.note(NOT_MAPPED, "webhook_config.absence_pause_days", message)
     if enabled is None:
         return
     if enabled and not days:
@@ -344,7 +347,8 @@ def _default_endpoint(t: _Translation, config: dict) -> None:
         else:
             endpoint["url"] = t.default_url = normalised
             shorthand = "" if normalised == url.strip() else " (Make.com shorthand expanded)"
-            t.note(MAPPED, f"{source}.webhook_url", f"endpoints['{t.default_name}'].url = {url_mask(normalised)}{shorthand}")
+            target = f"endpoints['{t.default_name}'].url = {url_mask(normalised)}{shorthand}"
+            t.note(MAPPED, f"{source}.webhook_url", target)
     elif url is None or isinstance(url, str):
         t.note(
             NOT_MAPPED,
@@ -364,7 +368,9 @@ def _default_endpoint(t: _Translation, config: dict) -> None:
     if mode_name == "form":
         t.delivery["delivery_mode"] = "legacy_form_header"
     elif mode_name != "json":
-        t.note(REVIEW, f"{source}.webhook_delivery_mode", f"{mode!r} is neither json nor form; the legacy app sent json")
+        t.note(
+            REVIEW, f"{source}.webhook_delivery_mode", f"{mode!r} is neither json nor form; the legacy app sent json"
+        )
     if "webhook_fallback_on_415" in config:
         fallback = t.boolean(config["webhook_fallback_on_415"], f"{source}.webhook_fallback_on_415")
         if fallback is not None:
@@ -372,7 +378,8 @@ def _default_endpoint(t: _Translation, config: dict) -> None:
     endpoint.update(t.delivery)
     t.default_endpoint = endpoint
     options = ", ".join(f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in t.delivery.items())
-    t.note(MAPPED, f"{source}.webhook_ssl_verify/delivery_mode/fallback_on_415", f"endpoints['{t.default_name}']: {options}")
+    options_source = f"{source}.webhook_ssl_verify/delivery_mode/fallback_on_415"
+    t.note(MAPPED, options_source, f"endpoints['{t.default_name}']: {options}")
     t.note(
         REVIEW,
         f"endpoints['{t.default_name}'].success_requires_json",
@@ -398,7 +405,8 @@ def _runtime_flags(t: _Translation, flags: dict) -> None:
             parsed = t.boolean(value, f"{source}.{key}")
             if parsed is not None:
                 t.flags["email_id_dedup_enabled"] = not parsed
-                t.note(MAPPED, f"{source}.{key}", f"flags.email_id_dedup_enabled = {str(not parsed).lower()} (inverted)")
+                target = f"flags.email_id_dedup_enabled = {str(not parsed).lower()} (inverted)"
+                t.note(MAPPED, f"{source}.{key}", target)
                 if parsed:
                     t.note(
                         REVIEW,
@@ -495,7 +503,8 @@ def _rule(t: _Translation, rule, index: int, path: str) -> dict | None:
         return None
     name = name.strip()
     if rule.get("id") == "backend-default" or name.lower() in LEGACY_DEFAULT_RULE_NAMES:
-        t.note(NOT_MAPPED, path, f"'{name}' is the legacy placeholder for the default webhook, which the default endpoint covers")
+        message = f"'{name}' is the legacy placeholder for the default webhook, which the default endpoint covers"
+        t.note(NOT_MAPPED, path, message)
         return {}
     conditions = rule.get("conditions")
     if not isinstance(conditions, list) or not conditions:
@@ -556,7 +565,8 @@ def _condition(t: _Translation, condition, path: str) -> dict | None:
 def _rule_endpoint(t: _Translation, rule_name: str, url: str, source: str) -> str:
     """The endpoint a rule targets: the default one for the same URL, else one per URL named after its first rule."""
     if url == t.default_url:
-        t.note(MAPPED, source, f"same URL as the default webhook: rule '{rule_name}' targets endpoints['{t.default_name}']")
+        message = f"same URL as the default webhook: rule '{rule_name}' targets endpoints['{t.default_name}']"
+        t.note(MAPPED, source, message)
         return t.default_name
     if url in t.rule_endpoints:
         return t.rule_endpoints[url]["name"]

@@ -17,7 +17,8 @@
  * `requests` (every HTTP call: url, headers, body, code or error) and `logs` (Logger lines).
  *
  * UrlFetchApp.fetch is synchronous in Apps Script; Node has no synchronous HTTP client, so each call
- * runs this file again as a child process (`--fetch-once`) that performs one real request.
+ * runs this file again as a child process (`--fetch-once`) that performs one real request. Redirects
+ * are never followed (Code.gs asks for that; an answer 3xx is returned as is).
  */
 'use strict';
 
@@ -37,23 +38,30 @@ if (process.argv[2] === '--fetch-once') {
 }
 
 function fetchOnce() {
+  // Plain http/https (not global fetch) so that any Node.js the CI machine installs will do.
   const request = JSON.parse(fs.readFileSync(0, 'utf8'));
-  const options = {
-    method: request.method.toUpperCase(),
-    headers: request.headers,
-    body: request.body,
-    redirect: request.followRedirects ? 'follow' : 'manual',
-    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-  };
-  fetch(request.url, options)
-    .then(async (response) => {
-      const body = await response.text();
-      process.stdout.write(JSON.stringify({ code: response.status, body, headers: Object.fromEntries(response.headers) }));
-    })
-    .catch((error) => {
-      const cause = error.cause && error.cause.code ? ` (${error.cause.code})` : '';
-      process.stdout.write(JSON.stringify({ error: `${error.message}${cause}` }));
-    });
+  const target = new URL(request.url);
+  const client = target.protocol === 'https:' ? require('https') : require('http');
+  const body = request.body === undefined ? undefined : Buffer.from(request.body, 'utf8');
+  const headers = { ...request.headers };
+  if (body) {
+    headers['Content-Length'] = String(body.length);
+  }
+  const done = (result) => process.stdout.write(JSON.stringify(result));
+  const outgoing = client.request(
+    target,
+    { method: request.method.toUpperCase(), headers, timeout: FETCH_TIMEOUT_MS },
+    (response) => {
+      const chunks = [];
+      response.on('data', (chunk) => chunks.push(chunk));
+      response.on('end', () =>
+        done({ code: response.statusCode, body: Buffer.concat(chunks).toString('utf8'), headers: response.headers })
+      );
+    }
+  );
+  outgoing.on('timeout', () => outgoing.destroy(new Error(`timed out after ${FETCH_TIMEOUT_MS} ms`)));
+  outgoing.on('error', (error) => done({ error: `${error.message}${error.code ? ` (${error.code})` : ''}` }));
+  outgoing.end(body);
 }
 
 function main() {
@@ -167,7 +175,6 @@ function urlFetch(state, url, params) {
     method: params.method || 'get',
     headers,
     body: params.payload === undefined ? undefined : String(params.payload),
-    followRedirects: params.followRedirects !== false,
   };
   const record = { url, method: request.method, headers, body: request.body };
   state.requests.push(record);

@@ -1,6 +1,6 @@
 import os
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from signal_server.config_document import config_document_dumps, config_export
 
@@ -25,8 +25,12 @@ class Command(BaseCommand):
             self.stdout.write(text, ending="")
             return
         # Endpoint URLs can embed tokens (Make.com hooks), so the file is private even without secrets.
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # also when the file already existed with a wider mode
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise CommandError(f"Cannot write {output}: {exc}") from exc
         what = "with" if include_secrets else "without"
         self.stderr.write(f"Wrote the configuration ({what} secrets) to {output}.")

@@ -20,8 +20,11 @@ class Command(BaseCommand):
         try:
             report = config_import(config_document_loads(text), dry_run=dry_run)
         except ConfigDocumentInvalid as exc:
-            errors_raise(self, exc)
-        self.stdout.write("Dry run: the document is valid; nothing was changed. It would apply:" if dry_run else "Imported:")
+            raise config_errors_report(self, exc) from exc
+        if dry_run:
+            self.stdout.write("Dry run: the document is valid; nothing was changed. It would apply:")
+        else:
+            self.stdout.write("Imported:")
         for line in report.lines():
             self.stdout.write(f"  {line}")
 
@@ -36,8 +39,8 @@ def config_text_read(file: str) -> str:
         raise CommandError(f"Cannot read {file}: {exc}") from exc
 
 
-def errors_raise(command: BaseCommand, exc: ConfigDocumentInvalid):
-    """Every error on stderr, one per line with its path; a non-zero exit status."""
+def config_errors_report(command: BaseCommand, exc: ConfigDocumentInvalid) -> CommandError:
+    """Every error on stderr, one per line with its path; the CommandError to raise (exit status 1)."""
     for error in exc.errors:
         command.stderr.write(str(error))
-    raise CommandError(f"The document has {len(exc.errors)} error(s); nothing was changed.")
+    return CommandError(f"The document has {len(exc.errors)} error(s); nothing was changed.")

@@ -12,7 +12,7 @@ from signal_server.legacy_import import (
     REVIEW,
     legacy_config_translate,
 )
-from signal_server.management.commands.import_config import errors_raise
+from signal_server.management.commands.import_config import config_errors_report
 
 LEGACY_PREFIX = "r:ss:config:"
 REPORT_HEADINGS = {
@@ -73,22 +73,27 @@ class Command(BaseCommand):
                 for note in selected:
                     self.stdout.write(f"  {note}")
         if options["document_out"]:
-            with open(options["document_out"], "w", encoding="utf-8") as handle:
-                handle.write(config_document_dumps(document))
+            try:
+                with open(options["document_out"], "w", encoding="utf-8") as handle:
+                    handle.write(config_document_dumps(document))
+            except OSError as exc:
+                raise CommandError(f"Cannot write {options['document_out']}: {exc}") from exc
             self.stdout.write(f"Wrote the translated document to {options['document_out']}.")
 
         try:
             report = config_import(document, dry_run=options["dry_run"])
         except ConfigDocumentInvalid as exc:
             self.stderr.write("The translated configuration was refused:")
-            errors_raise(self, exc)
+            raise config_errors_report(self, exc) from exc
         self.stdout.write(
             "Dry run: valid; nothing was changed. It would apply:" if options["dry_run"] else "Imported:"
         )
         for line in report.lines():
             self.stdout.write(f"  {line}")
         if not options["dry_run"]:
-            self.stdout.write("Next: point the Apps Script's SIGNAL_SERVER_URL at this service (README, Apps Script setup).")
+            self.stdout.write(
+                "Next: point the Apps Script's SIGNAL_SERVER_URL at this service (README, Apps Script setup)."
+            )
 
 
 def _file_read(path: str):
