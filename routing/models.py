@@ -5,7 +5,6 @@ from routing.evaluation import condition_describe, conditions_describe
 from routing.regexes import regex_check
 from routing.text import text_fold
 
-NAME_REQUIRED = "Give the rule a name; receivers see it in routing_rule.name."
 VALUE_REQUIRED = "Enter a value to compare with; an empty or blank value is refused."
 
 
@@ -18,11 +17,7 @@ class RoutingRule(models.Model):
         NORMAL = "normal", "Normal"
         HIGH = "high", "High"
 
-    name = models.CharField(
-        max_length=100,
-        help_text="Sent to receivers as routing_rule.name.",
-        error_messages={"blank": NAME_REQUIRED},
-    )
+    name = models.CharField(max_length=100, help_text="Sent to receivers as routing_rule.name.")
     # Unique and contiguous (1, 2, 3…): routing/services.py is the only writer besides appending.
     position = models.PositiveIntegerField(
         blank=True, help_text="Rules run in ascending position, 1 first. Empty: add at the end."
@@ -68,8 +63,8 @@ class RoutingRule(models.Model):
     def clean(self) -> None:
         errors: dict[str, str] = {}
         stripped = (self.name or "").strip()
-        if self.name and not stripped:
-            errors["name"] = NAME_REQUIRED
+        if self.name and not stripped:  # only spaces: the same answer as an empty name
+            errors["name"] = self._meta.get_field("name").error_messages["blank"]
         self.name = stripped
         if self.endpoint_id is None and not self.stop_processing:
             errors["endpoint"] = (

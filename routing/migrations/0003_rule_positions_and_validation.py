@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='routingrule',
             name='name',
-            field=models.CharField(error_messages={'blank': 'Give the rule a name; receivers see it in routing_rule.name.'}, help_text='Sent to receivers as routing_rule.name.', max_length=100),
+            field=models.CharField(help_text='Sent to receivers as routing_rule.name.', max_length=100),
         ),
         migrations.AlterField(
             model_name='routingrule',

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from routing.models import NAME_REQUIRED, VALUE_REQUIRED, RoutingCondition, RoutingRule
+from routing.models import VALUE_REQUIRED, RoutingCondition, RoutingRule
 from tests.factories import endpoint_create
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +113,7 @@ def test_stop_rule_without_endpoint_is_valid():
 
 @pytest.mark.parametrize("name", ["", "   "])
 def test_rule_needs_a_name(name):
-    assert rule_errors(name=name)["name"] == [NAME_REQUIRED]
+    assert rule_errors(name=name)["name"] == ["This field cannot be blank."]
 
 
 def test_unknown_match_mode_is_refused():
