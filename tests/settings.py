@@ -24,3 +24,6 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns when it is missing)
+
+# Transfers: the local file server standing in for the providers listens on 127.0.0.1.
+TRANSFERS_EXTRA_ALLOWED_HOSTS = ["127.0.0.1"]
