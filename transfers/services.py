@@ -78,7 +78,7 @@ def links_offload(links: list[dict]) -> list[dict]:
         _transfers_run([plan for plan in plans if plan.action == "transfer"])
         for plan in plans:
             if plan.action == "wait":
-                plan.pair = _pair_wait(plan.pair, plan.source_url, plan.provider)
+                plan.pair, plan.action = _pair_wait(plan.pair, plan.source_url, plan.provider), "use"
         return [_link_enrich(plan) for plan in plans]
     except Exception:
         logger.exception("R2_TRANSFER: Offload failed; the links are sent unchanged")
@@ -238,7 +238,7 @@ def _pair_wait(pair: LinkPair, source_url: str, provider: str) -> LinkPair:
 
 def _link_enrich(plan: _Plan) -> dict:
     pair = plan.pair
-    if plan.action != "use" or pair is None or pair.status != LinkPair.Status.STORED:
+    if plan.action != "use" or pair is None or pair.status != LinkPair.Status.STORED or not pair.object_key:
         return plan.link
     remaining = (pair.expires_at - timezone.now()).total_seconds() if pair.expires_at else None
     enriched = {**plan.link, "r2_url": object_url(pair.object_key, max_seconds=remaining)}
