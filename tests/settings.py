@@ -10,6 +10,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-not-for-produc
 os.environ["DJANGO_DEBUG"] = "false"
 os.environ.setdefault("PROCESS_API_TOKEN", "test-token,rotated-token")
 os.environ["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = "true"
+os.environ["R2_ENABLED"] = "false"  # tests that copy files turn it on against moto (tests/transfers)
 os.environ.setdefault("SIGNAL_VAR_DIR", tempfile.mkdtemp(prefix="signal-tests-"))
 
 from signal_server.settings import *  # noqa: E402,F403

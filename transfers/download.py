@@ -33,7 +33,9 @@ SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 SNIFF_BYTES = 512
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body")
-GENERIC_TYPES = {"", "application/octet-stream", "application/binary", "binary/octet-stream", "application/force-download"}
+GENERIC_TYPES = {
+    "", "application/octet-stream", "application/binary", "binary/octet-stream", "application/force-download"
+}
 FILENAME_MAX_BYTES = 200
 _PARAM_RE = re.compile(r";\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|[^;]*)")
 

@@ -21,7 +21,10 @@ ZIP = b"PK\x03\x04" + b"folder of photos " * 3000
 def email(files):
     url = files.add(
         "/scl/fo/abc123/photos",
-        Route(ZIP, headers={"Content-Type": "application/zip", "Content-Disposition": 'attachment; filename="photos.zip"'}),
+        Route(
+            ZIP,
+            headers={"Content-Type": "application/zip", "Content-Disposition": 'attachment; filename="photos.zip"'},
+        ),
     )
     return InboundEmail.objects.create(
         email_id="0f1e2d3c4b5a69788796a5b4c3d2e1f0",

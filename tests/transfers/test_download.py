@@ -38,7 +38,8 @@ def test_provider_and_content_hosts_are_allowed(host):
 
 
 @pytest.mark.parametrize(
-    "host", ["dropbox.com.evil.tld", "evildropbox.com", "dropboxusercontent.com.evil.tld", "localhost", "", "example.org"]
+    "host",
+    ["dropbox.com.evil.tld", "evildropbox.com", "dropboxusercontent.com.evil.tld", "localhost", "", "example.org"],
 )
 def test_look_alike_and_foreign_hosts_are_refused(host):
     assert not host_allowed(host)
@@ -102,7 +103,7 @@ def test_the_utf8_filename_of_content_disposition_wins(files):
 def test_a_generic_content_type_is_guessed_from_the_filename(files):
     url = files.add(
         "/s/abc/y",
-        Route(ZIP, headers={"Content-Type": "application/binary", "Content-Disposition": 'attachment; filename="a.pdf"'}),
+        Route(ZIP, headers={"Content-Type": "application/binary", "Content-Disposition": "attachment; filename=a.pdf"}),
     )
     assert download_fetch(url, "dropbox").content_type == "application/pdf"
 
@@ -155,7 +156,8 @@ def test_a_dropbox_folder_download_must_be_a_zip(files):
 
 
 def test_a_dropbox_folder_zip_is_accepted(files):
-    url = files.add("/scl/fo/abc/folder", Route(ZIP, headers={"Content-Disposition": 'attachment; filename="61 Camille.zip"'}))
+    disposition = 'attachment; filename="61 Camille.zip"'
+    url = files.add("/scl/fo/abc/folder", Route(ZIP, headers={"Content-Disposition": disposition}))
     download = download_fetch(url, "dropbox")
     assert (download.filename, read(download)) == ("61 Camille.zip", ZIP)
 
