@@ -7,6 +7,8 @@ the local server, whose certificate a test CA signs (`REQUESTS_CA_BUNDLE`). So t
 allowlist, redirect checks and TLS verification all run unchanged.
 """
 
+import json
+import threading
 import time
 from types import SimpleNamespace
 
@@ -99,7 +101,45 @@ def test_a_pushed_dropbox_link_arrives_with_a_copy_that_downloads_the_same_bytes
 
 def test_the_copy_is_recorded_as_a_link_pair(service):
     output = service.shell(
-        "from transfers.models import LinkPair as P; p = P.objects.get();"
+        "from transfers.models import LinkPair as P; p = P.objects.get(source_url__contains='e2e123');"
         "print(p.status, p.provider, p.size, p.content_type, p.object_key.split('/')[0], p.expires_at > p.created_at)"
     )
     assert output.split() == ["stored", "dropbox", str(len(ZIP)), "application/zip", "dropbox", "True"]
+
+
+def test_two_worker_processes_racing_on_one_source_download_it_once(service, dropbox, tmp_path):
+    # A folder slow enough (about 2 s) that the second process arrives while the first is downloading.
+    dropbox.server.add("/scl/fo/race42/shared", Route(ZIP, chunk_bytes=64 * 1024, chunk_delay=0.25))
+    url = "https://www.dropbox.com/scl/fo/race42/shared?dl=1&rlkey=r"
+    link = {"provider": "dropbox", "raw_url": url, "direct_url": url}
+    # Each process checks in, waits (bounded) until both have, then offloads the same link.
+    code = (
+        "import json, time, uuid, pathlib; from transfers.services import links_offload;"
+        f"gate = pathlib.Path({str(tmp_path)!r}); (gate / uuid.uuid4().hex).touch();"
+        "deadline = time.monotonic() + 60\n"
+        "while len(list(gate.iterdir())) < 2 and time.monotonic() < deadline: time.sleep(0.01)\n"
+        f"started = time.time(); [link] = links_offload([{link!r}]);"
+        "print(json.dumps({'started': started, 'ended': time.time(), 'link': link}))"
+    )
+    outputs, errors = [], []
+
+    def worker():
+        try:
+            outputs.append(json.loads(service.shell(code).strip().splitlines()[-1]))
+        except Exception as exc:  # surfaced below: an exception in a thread would otherwise vanish
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors and len(outputs) == 2
+    assert max(o["started"] for o in outputs) < min(o["ended"] for o in outputs), "the two calls did not overlap"
+    assert len(dropbox.server.hits_on("/scl/fo/race42/shared")) == 1
+    assert [fetch(o["link"]["r2_url"]).content == ZIP for o in outputs] == [True, True]
+    states = service.shell(
+        "from transfers.models import LinkPair as P;"
+        "print(list(P.objects.filter(source_url__contains='race42').values_list('status', flat=True)))"
+    )
+    assert states.strip() == "['stored']"
