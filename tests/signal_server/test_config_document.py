@@ -446,3 +446,18 @@ def test_a_rule_needs_a_name_and_at_least_one_condition():
     assert "rules[1].name: is required" in errors
     assert "rules[1].conditions[0].operator: is required" in errors
     assert "rules[1].conditions[0].value: is required" in errors
+
+
+def test_imported_rules_get_contiguous_positions_in_document_order(db):
+    document = {
+        "version": 1,
+        "rules": [
+            {"name": name, "conditions": [{"field": "subject", "operator": "contains", "value": name}],
+             "stop_processing": True}
+            for name in ("first", "second", "third")
+        ],
+    }
+    config_import(document)
+    assert list(RoutingRule.objects.order_by("position").values_list("name", "position")) == [
+        ("first", 1), ("second", 2), ("third", 3)
+    ]
