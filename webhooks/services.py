@@ -294,12 +294,13 @@ def _attempt_settle(delivery: WebhookDelivery, token: str, attempt: DeliveryAtte
             **state, last_status_code=result.status_code, last_error=error, failure_reason=reason,
             claim_token="", lease_expires_at=None, updated_at=now,
         )
-        if not moved:
-            raise ClaimLost(delivery.pk)
-        if state["status"] == Status.PENDING:
+        if moved and state["status"] == Status.PENDING:
             _enqueue(delivery.pk, state["next_attempt_at"])
-        if result.status_code == 410:
+        if moved and result.status_code == 410:
             _endpoint_gone(endpoint, delivery, now)
+    if not moved:
+        # The attempt keeps what really happened; the delivery belongs to whoever holds it now.
+        raise ClaimLost(delivery.pk)
     if succeeded:
         logger.info(
             "WEBHOOK_SENDER: Webhook sent successfully to %s (%s): delivery #%s attempt %s, HTTP %s in %d ms",

@@ -23,9 +23,12 @@ import certifi
 from django.conf import settings
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.util.ssl_match_hostname import CertificateError
 
 from webhooks.validators import host_addresses, ip_is_private
 
+# Everything a receiver or the network can make a request fail with.
+NETWORK_ERRORS = (OSError, HTTPException, Urllib3Error, CertificateError)
 RESPONSE_READ_LIMIT = 64 * 1024
 READ_CHUNK = 16 * 1024
 
@@ -82,7 +85,7 @@ def webhook_post(url: str, *, body: bytes, headers: dict, timeout: float, verify
 
     try:
         conn = _connect(addresses, host, port, tls=tls, verify_tls=verify_tls, deadline=deadline)
-    except (OSError, HTTPException, Urllib3Error) as exc:
+    except NETWORK_ERRORS as exc:
         return HttpResult(None, "", _describe(exc, deadline), _elapsed_ms(started))
 
     fired = threading.Event()
@@ -98,10 +101,12 @@ def webhook_post(url: str, *, body: bytes, headers: dict, timeout: float, verify
         )
         conn.sock.settimeout(deadline.left())
         response = conn.getresponse()
+        if fired.is_set():
+            raise TimeoutError("deadline reached before the answer's headers were complete")
         status = response.status
         response_headers = {k.lower(): v for k, v in response.headers.items()}
         raw, error = _body_read(conn, response, deadline)
-    except (OSError, HTTPException, Urllib3Error) as exc:
+    except NETWORK_ERRORS as exc:
         error = _describe(exc, deadline)
     finally:
         watchdog.cancel()
@@ -133,7 +138,7 @@ def _connect(addresses, host, port, *, tls, verify_tls, deadline) -> HTTPConnect
         try:
             conn.connect()
             return conn
-        except (OSError, HTTPException, Urllib3Error) as exc:
+        except NETWORK_ERRORS as exc:
             conn.close()
             last_error = exc
     raise last_error or OSError(f"no address for {host}")
@@ -150,7 +155,7 @@ def _body_read(conn, response, deadline) -> tuple[bytes, str]:
                 break
             chunks.append(chunk)
             size += len(chunk)
-    except (OSError, HTTPException, Urllib3Error, AttributeError) as exc:
+    except (*NETWORK_ERRORS, AttributeError) as exc:
         return b"".join(chunks), f"response body incomplete: {_describe(exc, deadline)}"
     return b"".join(chunks), ""
 
