@@ -285,7 +285,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
-            queryset = queryset.defer("payload", "email__body", "email__links", "email__decision")
+            queryset = queryset.defer("payload_json", "email__body", "email__links", "email__decision")
         return queryset
 
     def has_add_permission(self, request):
@@ -320,7 +320,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(description="payload")
     def payload_pretty(self, obj):
-        if obj.payload is None:
+        if not obj.payload_json:
             return "(built at the first attempt)"
         return format_html(
             "<pre style='white-space:pre-wrap;max-height:40em;overflow:auto'>{}</pre>",
@@ -330,7 +330,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     @admin.action(description="Replay selected deliveries", permissions=["replay"])
     def replay(self, request, queryset):
         replayed, refused = 0, []
-        for delivery in queryset.select_related("endpoint").defer("payload").order_by("created_at", "pk"):
+        for delivery in queryset.select_related("endpoint").defer("payload_json").order_by("created_at", "pk"):
             try:
                 delivery_replay(delivery)
                 replayed += 1

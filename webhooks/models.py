@@ -1,3 +1,4 @@
+import json
 import uuid
 
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.db.models import Q
 from ingress.windows import time_parse
 from signal_server.singleton import SingletonModel
 from webhooks import signing, validators
+from webhooks.payloads import payload_serialize
 
 DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
 
@@ -180,7 +182,10 @@ class WebhookDelivery(models.Model):
     is_test = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     routing_rule = models.JSONField(null=True, blank=True, help_text="{id, name, priority} of the rule that chose it.")
-    payload = models.JSONField(null=True, blank=True, help_text="Frozen at the first attempt; retries resend it.")
+    # Text, not JSON: PostgreSQL's jsonb reorders keys, and receivers get the legacy key order byte for byte.
+    payload_json = models.TextField(
+        blank=True, help_text="The exact JSON body, frozen at the first attempt; retries and replays resend it as is."
+    )
     attempt_count = models.PositiveSmallIntegerField(default=0, help_text="HTTP tries recorded, all series.")
     series = models.PositiveSmallIntegerField(default=1, help_text="1, then one more for each replay.")
     series_attempt_count = models.PositiveSmallIntegerField(
@@ -219,6 +224,15 @@ class WebhookDelivery(models.Model):
     @property
     def webhook_id(self) -> str:
         return f"msg_{self.uuid.hex}"
+
+    @property
+    def payload(self) -> dict | None:
+        """The frozen payload as a dict (keys in sent order), or None before the first attempt built it."""
+        return json.loads(self.payload_json) if self.payload_json else None
+
+    @payload.setter
+    def payload(self, value: dict | None) -> None:
+        self.payload_json = "" if value is None else payload_serialize(value).decode("utf-8")
 
 
 class DeliveryAttempt(models.Model):

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from webhooks import outcomes, signing
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookSettings
-from webhooks.payloads import payload_build, payload_serialize, test_payload_build
+from webhooks.payloads import payload_build, test_payload_build
 from webhooks.schedule import retry_after_seconds, retry_delay
 from webhooks.transport import HttpResult, webhook_post
 
@@ -108,11 +108,11 @@ def delivery_send(delivery_id: int) -> str | None:
     if claimed is None or isinstance(claimed, str):
         return claimed
     delivery, token = claimed
-    save_payload = delivery.payload is None
+    save_payload = not delivery.payload_json
     if save_payload:
         delivery.payload = _payload_for(delivery)
     endpoint = delivery.endpoint
-    body = payload_serialize(delivery.payload)
+    body = delivery.payload_json.encode("utf-8")
     modes = [endpoint.delivery_mode]
     if endpoint.fallback_on_415:
         modes += [m for m in CONTENT_TYPES if m != endpoint.delivery_mode]
@@ -164,7 +164,7 @@ def _delivery_claim(delivery_id: int) -> tuple[WebhookDelivery, str] | str | Non
             )
         return Status.FAILED if settled else None
     token = uuid.uuid4().hex
-    lease = now + (PREPARE_LEASE if delivery.payload is None else _try_lease(delivery.endpoint))
+    lease = now + (PREPARE_LEASE if not delivery.payload_json else _try_lease(delivery.endpoint))
     claimed = pending_and_due.update(
         status=Status.SENDING, claim_token=token, lease_expires_at=lease,
         series_attempt_count=F("series_attempt_count") + 1, updated_at=now,
@@ -227,7 +227,7 @@ def _attempt_begin(delivery, token, mode, headers, size, *, save_payload: bool) 
         "updated_at": now,
     }
     if save_payload:
-        changes["payload"] = delivery.payload
+        changes["payload_json"] = delivery.payload_json
     with transaction.atomic():
         if not WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.SENDING, claim_token=token).update(
             **changes

@@ -180,7 +180,7 @@ def test_delivery_list_defers_payloads_and_bodies_and_its_query_count_is_flat(ad
         admin_client.get(DELIVERIES)
     few = len(queries)
     sql = " ".join(q["sql"] for q in queries.captured_queries)
-    assert '"payload"' not in sql and '"body"' not in sql
+    assert '"payload_json"' not in sql and '"body"' not in sql
     deliveries(20, endpoint_create())
     assert query_count(admin_client, DELIVERIES) == few
 

@@ -242,3 +242,14 @@ def test_logs_use_the_legacy_prefixes_and_never_the_secret_or_url_path(make_deli
     assert "WEBHOOK_SENDER: Webhook sent successfully to" in text
     assert SECRET not in text and SECRET[6:] not in text and "abcdef123" not in text
     assert "secret-token-in-path" not in text
+
+
+def test_retries_resend_the_first_body_byte_for_byte(make_delivery, receiver):
+    receiver.answer(Answer(503))
+    delivery = make_delivery()
+    delivery_send(delivery.pk)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
+    delivery_send(delivery.pk)
+    first, second = receiver.requests
+    assert first.body == second.body
+    assert list(second.json())[:3] == ["microsoft_graph_email_id", "email_id", "subject"]
