@@ -146,8 +146,9 @@ def _delivery_claim(delivery_id: int) -> tuple[WebhookDelivery, str] | str | Non
         return None
     now = timezone.now()
     if delivery.next_attempt_at and delivery.next_attempt_at > now + CLAIM_EARLY_TOLERANCE:
-        # Ran early (a duplicate task, or another host's clock): make sure a task waits for the due time.
-        _enqueue(delivery.pk, delivery.next_attempt_at)
+        # Ran early (a duplicate task, or another host's clock): make sure one task waits for the due time.
+        if not _tasks_queued([delivery.pk]):
+            _enqueue(delivery.pk, delivery.next_attempt_at)
         return None
     pending_and_due = WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.PENDING).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + CLAIM_EARLY_TOLERANCE)
@@ -412,12 +413,21 @@ def _worker_tasks_orphaned_close(delivery_id: int, now: datetime) -> None:
     )
 
 
-def _deliveries_requeue(cutoff: datetime) -> int:
-    """Pending deliveries overdue by the grace period with no queued task (e.g. task rows pruned) get one."""
+def _tasks_queued(delivery_ids: list[int]) -> set[int]:
+    """Which of these deliveries have a send task waiting in the queue."""
     from django_tasks_db.models import DBTaskResult
 
     from webhooks.tasks import delivery_send_task
 
+    return set(
+        DBTaskResult.objects.filter(
+            task_path=delivery_send_task.module_path, status="READY", args_kwargs__args__0__in=delivery_ids
+        ).values_list("args_kwargs__args__0", flat=True)
+    )
+
+
+def _deliveries_requeue(cutoff: datetime) -> int:
+    """Pending deliveries overdue by the grace period with no queued task (e.g. task rows pruned) get one."""
     overdue = list(
         WebhookDelivery.objects.filter(status=Status.PENDING)
         .filter(Q(next_attempt_at__lte=cutoff) | Q(next_attempt_at__isnull=True, updated_at__lte=cutoff))
@@ -426,13 +436,7 @@ def _deliveries_requeue(cutoff: datetime) -> int:
     )
     if not overdue:
         return 0
-    queued = set(
-        DBTaskResult.objects.filter(
-            task_path=delivery_send_task.module_path,
-            status="READY",
-            args_kwargs__args__0__in=[pk for pk, _ in overdue],
-        ).values_list("args_kwargs__args__0", flat=True)
-    )
+    queued = _tasks_queued([pk for pk, _ in overdue])
     missing = [(pk, due) for pk, due in overdue if pk not in queued]
     now = timezone.now()
     for pk, due in missing:

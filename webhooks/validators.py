@@ -32,13 +32,13 @@ def host_is_placeholder(host: str) -> bool:
 
 
 def host_addresses(host: str, port: int) -> list[str]:
-    """Every address the host resolves to; an IP literal resolves to itself."""
+    """Every address the host resolves to, in the resolver's preference order; an IP literal resolves to itself."""
     try:
         return [ipaddress.ip_address(host.strip("[]")).compressed]
     except ValueError:
         pass
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    return list(dict.fromkeys(info[4][0] for info in infos))
 
 
 def endpoint_url_validate(url: str, *, allow_private: bool | None = None, resolve: bool = True) -> None:

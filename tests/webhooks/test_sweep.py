@@ -182,3 +182,14 @@ def test_a_recovered_delivery_completes_on_its_next_attempt(make_delivery, recei
     delivery.refresh_from_db()
     assert delivery.attempt_count == 2
     assert [a.succeeded for a in delivery.attempts.all()] == [False, True]
+
+
+def test_an_early_task_does_not_add_a_second_waiting_task(make_delivery):
+    delivery = make_delivery()
+    due = timezone.now() + timedelta(minutes=10)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=due)
+    _enqueue(delivery.pk, due)
+
+    delivery_send(delivery.pk)
+
+    assert DBTaskResult.objects.count() == 1
