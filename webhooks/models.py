@@ -46,7 +46,9 @@ class WebhookEndpoint(models.Model):
         default=False, help_text='Legacy receivers: success needs a 2xx and a JSON body with "success": true.'
     )
     headers = models.JSONField(
-        default=dict, blank=True, help_text='Extra request headers, e.g. {"X-Api-Key": "…"}; values never shown in logs.'
+        default=dict,
+        blank=True,
+        help_text='Extra request headers, e.g. {"X-Api-Key": "…"}; their values are never logged or recorded.',
     )
     deactivated_reason = models.CharField(max_length=200, blank=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)

@@ -77,7 +77,9 @@ def receiver_live():
 
 @pytest.fixture(scope="module")
 def service(receiver_live):
-    live = LiveService(WEBHOOK_URL=receiver_live.url("/hook"), **FAST_SWEEP).start()
+    live = LiveService(WEBHOOK_URL=receiver_live.url("/hook"), **FAST_SWEEP)
+    live.manage("collectstatic", "--noinput", "--verbosity", "0")  # as `make run` does; admin pages need it
+    live.start()
     yield live
     live.stop()
 
@@ -148,3 +150,47 @@ def test_receiver_down_then_back_gets_every_delivery_each_on_its_schedule(servic
         gaps = [b["at"] - a["at"] for a, b in zip(attempts, attempts[1:])]
         for index, gap in enumerate(gaps, start=1):
             assert gap >= 0.8 * schedule[index] - 0.05, (index, gaps)
+
+
+def test_staff_see_the_attempts_in_admin_and_replay_from_there(service, receiver_live):
+    """Headless Chromium on the real admin: the killed-worker delivery's attempts, then a replay."""
+    from playwright.sync_api import sync_playwright
+
+    service.shell(
+        "from django.contrib.auth.models import User;"
+        "User.objects.create_superuser('staff', 'staff@acme.fr', 'e2e-pass-123')"
+    )
+    configure(service, url=receiver_live.url("/admin-replay"), schedule=[0, 1], timeout=3, secret=SECRET)
+    assert service.push(push_payload(subject="replayed from admin")).json()["status"] == "processed"
+    assert wait_until(lambda: deliveries(service, "replayed from admin")[0]["status"] == "succeeded", timeout=20)
+    delivery = deliveries(service, "replayed from admin")[0]
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(service.url("/admin/login/"))
+            page.fill("#id_username", "staff")
+            page.fill("#id_password", "e2e-pass-123")
+            page.click("input[type=submit]")
+            page.goto(service.url(f"/admin/webhooks/webhookdelivery/{delivery['id']}/change/"))
+            attempts = page.inner_text("#attempts-group")
+            assert "HTTP 200" in attempts and " ms" in attempts
+
+            page.goto(service.url("/admin/webhooks/webhookdelivery/"))
+            page.check(f"input[name=_selected_action][value='{delivery['id']}']")
+            page.select_option("select[name=action]", "replay")
+            page.click("button[name=index]")
+            assert "1 deliveries queued again" in page.inner_text(".messagelist")
+        finally:
+            browser.close()
+
+    replayed = wait_until(
+        lambda: len(deliveries(service, "replayed from admin")[0]["attempts"]) == 2
+        and deliveries(service, "replayed from admin")[0]["status"] == "succeeded",
+        timeout=20,
+    )
+    assert replayed, deliveries(service, "replayed from admin")
+    got = [r for r in receiver_live.requests if r.path == "/admin-replay"]
+    assert len(got) == 2 and got[0].body == got[1].body
+    assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"] == delivery["webhook_id"]

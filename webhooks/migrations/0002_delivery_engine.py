@@ -80,7 +80,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='webhookendpoint',
             name='headers',
-            field=models.JSONField(blank=True, default=dict, help_text='Extra request headers, e.g. {"X-Api-Key": "…"}; values never shown in logs.'),
+            field=models.JSONField(blank=True, default=dict, help_text='Extra request headers, e.g. {"X-Api-Key": "…"}; their values are never logged or recorded.'),
         ),
         migrations.AlterField(
             model_name='webhookendpoint',
