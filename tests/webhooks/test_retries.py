@@ -1,14 +1,17 @@
 """Retries through the task queue (SPEC §7): schedule, jitter, Retry-After, exhaustion, 410."""
 
+import re
 from datetime import timedelta
 from email.utils import format_datetime
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
+from standardwebhooks import Webhook
 
 from tests.receiver import Answer
-from tests.webhooks.conftest import finished
+from tests.webhooks.conftest import SECRET, finished
 from webhooks.models import WebhookDelivery
 from webhooks.schedule import RETRY_AFTER_MAX_SECONDS
 from webhooks.services import delivery_send
@@ -24,10 +27,12 @@ def enqueue(delivery):
     _enqueue(delivery.pk, timezone.now())
 
 
-def test_503_three_times_then_200_succeeds_after_four_attempts(make_delivery, receiver, short_schedule, run_queue):
+def test_503_three_times_then_200_succeeds_after_four_attempts(
+    make_delivery, receiver, short_schedule, run_queue, admin_client
+):
     short_schedule(0, 1, 1, 1)
     receiver.answer(Answer(503, "down"), Answer(503, "down"), Answer(503, "down"))
-    delivery = make_delivery()
+    delivery = make_delivery(secret=SECRET)
     enqueue(delivery)
 
     assert run_queue(finished(delivery), timeout=15)
@@ -38,7 +43,14 @@ def test_503_three_times_then_200_succeeds_after_four_attempts(make_delivery, re
     assert [a.status_code for a in attempts] == [503, 503, 503, 200]
     assert [a.failure_reason for a in attempts] == ["upstream_server_error"] * 3 + [""]
     assert all(a.finished_at is not None and a.duration_ms >= 0 for a in attempts)
+    # The receiver got four signed requests it can verify with the endpoint secret.
     assert len(receiver.requests) == 4
+    for request in receiver.requests:
+        assert Webhook(SECRET).verify(request.body, request.headers)["email_id"] == delivery.email.email_id
+    # Staff see each attempt, with its status and timing, on the delivery's admin page.
+    page = admin_client.get(reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])).content.decode()
+    assert page.count(">HTTP 503</b>") == 3 and page.count(">HTTP 200</b>") == 1
+    assert len(re.findall(r"<p>\d+ ms</p>", page)) == 4
 
 
 def test_retries_follow_the_schedule_within_jitter(make_delivery, receiver, short_schedule, run_queue):
