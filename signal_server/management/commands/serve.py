@@ -48,7 +48,8 @@ class Command(BaseCommand):
             )
         if not options["no_sweep"]:
             commands.append([python, "manage.py", "deliveries_sweep", "--loop"])
-        children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR) for cmd in commands]
+        # Own sessions: a terminal Ctrl-C reaches only this process, which then stops each child exactly once.
+        children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True) for cmd in commands]
         stopping = False
 
         def stop(signum, frame):
