@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
+from django.tasks import TaskResultStatus
 from django.utils import timezone
 
 from webhooks import outcomes, signing
@@ -57,6 +58,10 @@ class DeliveryNotReplayable(Exception):
 
 class ClaimLost(Exception):
     """The sweep recovered this delivery while the worker still held it (its lease had expired)."""
+
+
+class WorkerLost(Exception):
+    """Recorded on a task row whose worker stopped while running it (the sweep recovered its delivery)."""
 
 
 @dataclass(frozen=True)
@@ -406,9 +411,11 @@ def _worker_tasks_orphaned_close(delivery_id: int, now: datetime) -> None:
     from webhooks.tasks import delivery_send_task
 
     DBTaskResult.objects.filter(
-        task_path=delivery_send_task.module_path, status="RUNNING", args_kwargs__args__0=delivery_id
+        task_path=delivery_send_task.module_path, status=TaskResultStatus.RUNNING, args_kwargs__args__0=delivery_id
     ).update(
-        status="FAILED", finished_at=now, exception_class_path="webhooks.services.WorkerLost",
+        status=TaskResultStatus.FAILED,
+        finished_at=now,
+        exception_class_path=f"{WorkerLost.__module__}.{WorkerLost.__qualname__}",
         traceback="The worker stopped while running this task; the delivery sweep recovered the delivery.\n",
     )
 
@@ -421,7 +428,9 @@ def _tasks_queued(delivery_ids: list[int]) -> set[int]:
 
     return set(
         DBTaskResult.objects.filter(
-            task_path=delivery_send_task.module_path, status="READY", args_kwargs__args__0__in=delivery_ids
+            task_path=delivery_send_task.module_path,
+            status=TaskResultStatus.READY,
+            args_kwargs__args__0__in=delivery_ids,
         ).values_list("args_kwargs__args__0", flat=True)
     )
 
