@@ -1,4 +1,9 @@
-"""A small asyncio HTTP/1.1 load generator over keep-alive connections (loopback only)."""
+"""A small asyncio HTTP/1.1 load generator (loopback only).
+
+By default every request opens its own connection, as Apps Script's UrlFetchApp does towards the
+service; that also lets the kernel spread requests over gunicorn's worker processes (a handful of
+keep-alive connections would stay pinned to whichever worker accepted them first).
+"""
 
 import asyncio
 import json
@@ -25,8 +30,8 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def _connection(host, port, path, token, make_body, counter, total, result, deadline):
-    reader, writer = await asyncio.open_connection(host, port)
+async def _connection(host, port, path, token, make_body, counter, total, result, deadline, keepalive):
+    reader = writer = None
     try:
         while time.monotonic() < deadline:
             index = next(counter)
@@ -35,9 +40,12 @@ async def _connection(host, port, path, token, make_body, counter, total, result
             body = json.dumps(make_body(index)).encode()
             request = (
                 f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                f"Connection: {'keep-alive' if keepalive else 'close'}\r\n\r\n"
             ).encode() + body
             started = time.perf_counter()
+            if writer is None:
+                reader, writer = await asyncio.open_connection(host, port)
             writer.write(request)
             await writer.drain()
             status_line = await reader.readline()
@@ -57,14 +65,15 @@ async def _connection(host, port, path, token, make_body, counter, total, result
             result.statuses[status] = result.statuses.get(status, 0) + 1
             if 200 <= status < 300:
                 result.latencies.append(time.perf_counter() - started)
-            if close:
+            if close or not keepalive:
                 writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
+                reader = writer = None
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
 
 
-async def _run(host, port, path, token, make_body, concurrency, total, max_seconds):
+async def _run(host, port, path, token, make_body, concurrency, total, max_seconds, keepalive):
     import itertools
 
     result = LoadResult()
@@ -72,7 +81,9 @@ async def _run(host, port, path, token, make_body, concurrency, total, max_secon
     started = time.monotonic()
     deadline = started + max_seconds
     tasks = [
-        asyncio.create_task(_connection(host, port, path, token, make_body, counter, total, result, deadline))
+        asyncio.create_task(
+            _connection(host, port, path, token, make_body, counter, total, result, deadline, keepalive)
+        )
         for _ in range(concurrency)
     ]
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -83,7 +94,7 @@ async def _run(host, port, path, token, make_body, concurrency, total, max_secon
 
 def load_run(
     *, host: str, port: int, path: str, token: str, make_body: Callable[[int], dict],
-    concurrency: int, total: int, max_seconds: float,
+    concurrency: int, total: int, max_seconds: float, keepalive: bool = False,
 ) -> LoadResult:
-    """Send `total` requests over `concurrency` keep-alive connections, stopping at `max_seconds`."""
-    return asyncio.run(_run(host, port, path, token, make_body, concurrency, total, max_seconds))
+    """Send `total` requests from `concurrency` concurrent clients, stopping at `max_seconds`."""
+    return asyncio.run(_run(host, port, path, token, make_body, concurrency, total, max_seconds, keepalive))
