@@ -115,3 +115,24 @@ def ingress_config_invalidate() -> None:
 
 def email_is_known(email_id: str) -> bool:
     return InboundEmail.objects.filter(dedup_key=email_id).exists()
+
+
+
+# --- History reads (REST API, admin, overview) ------------------------------------------------------
+
+
+def _deliveries_prefetch():
+    from django.db.models import Prefetch
+
+    from webhooks.models import WebhookDelivery
+
+    return Prefetch("deliveries", queryset=WebhookDelivery.objects.select_related("endpoint").defer("payload"))
+
+
+def emails_list():
+    """Newest first, without bodies, each with its deliveries and their endpoints (constant query count)."""
+    return InboundEmail.objects.defer("body").prefetch_related(_deliveries_prefetch()).order_by("-received_at", "-id")
+
+
+def email_detail_queryset():
+    return InboundEmail.objects.prefetch_related(_deliveries_prefetch()).order_by("-received_at", "-id")

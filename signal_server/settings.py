@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_tasks_db",
@@ -168,8 +169,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "signal_server.pagination.HistoryPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -180,6 +182,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
+        "EmailStatusEnum": "ingress.models.InboundEmail.Status",
+    },
+    # The ingress views reference this scheme; tokenAuth and cookieAuth come from REST_FRAMEWORK.
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "IngressBearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "`Authorization: Bearer <PROCESS_API_TOKEN>` (ingress only).",
+            }
+        }
+    },
 }
 
 # --- Signal Server ---------------------------------------------------------------------------
@@ -195,6 +212,10 @@ GMAIL_SENDER_ALLOWLIST = [
 SIGNAL_TIME_ZONE = env.str("SIGNAL_TIME_ZONE", default="") or env.str("POLLING_TIMEZONE", default="") or "Europe/Paris"
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 WEBHOOK_USER_AGENT = f"signal-server/{VERSION}"
+
+# /health/ready answers 503 when the last worker heartbeat, or the oldest due task, is older than this.
+HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env.int("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", default=180)
+HEALTH_QUEUE_MAX_AGE_SECONDS = env.int("HEALTH_QUEUE_MAX_AGE_SECONDS", default=300)
 
 R2_ENABLED = env.bool("R2_ENABLED", default=False)
 R2_ENDPOINT_URL = env.str("R2_ENDPOINT_URL", default="")

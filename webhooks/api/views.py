@@ -1,0 +1,81 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webhooks.api.filters import DeliveryFilter
+from webhooks.api.serializers import DeliveryDetailSerializer, DeliverySerializer, LegacyLogsSerializer
+from webhooks.selectors import (
+    LEGACY_LOGS_DEFAULT_LIMIT,
+    LEGACY_STATUSES,
+    deliveries_list,
+    delivery_detail_queryset,
+    webhook_logs_legacy,
+)
+
+LEGACY_DAYS_DEFAULT = 7
+LEGACY_DAYS_MAX = 30
+LEGACY_LIMIT_MAX = 500
+
+
+@extend_schema_view(get=extend_schema(operation_id="deliveries_list", summary="Deliveries, newest first"))
+class DeliveryListView(generics.ListAPIView):
+    serializer_class = DeliverySerializer
+    filterset_class = DeliveryFilter
+
+    def get_queryset(self):
+        return deliveries_list()
+
+
+@extend_schema_view(get=extend_schema(operation_id="deliveries_retrieve", summary="One delivery with its attempts"))
+class DeliveryDetailView(generics.RetrieveAPIView):
+    serializer_class = DeliveryDetailSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return delivery_detail_queryset()
+
+
+def legacy_days_parse(raw: str | None) -> int:
+    """The legacy rules: missing, not an integer or below 1 → 7; above 30 → 30."""
+    try:
+        days = int(raw)
+    except (TypeError, ValueError):
+        return LEGACY_DAYS_DEFAULT
+    if days < 1:
+        return LEGACY_DAYS_DEFAULT
+    return min(days, LEGACY_DAYS_MAX)
+
+
+class WebhookLogsQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=LEGACY_LIMIT_MAX, default=LEGACY_LOGS_DEFAULT_LIMIT)
+    status = serializers.ChoiceField(choices=LEGACY_STATUSES, required=False)
+    email_id = serializers.CharField(required=False, max_length=32)
+
+
+class WebhookLogsView(APIView):
+    """The legacy dashboard's history read, kept for existing scripts."""
+
+    @extend_schema(
+        operation_id="webhook_logs_legacy",
+        summary="Legacy webhook history",
+        description=(
+            "The legacy `GET /api/webhook_logs` shape. One entry per delivery that made at least one attempt "
+            "(its latest outcome; a delivery still retrying is `error`), plus one `skipped` entry per e-mail "
+            "skipped for lack of links. Newest first, at most `limit` entries (50 by default, as the legacy app)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "days", OpenApiTypes.INT, description="Look-back in days: 1-30, default 7 (invalid or < 1 → 7, > 30 → 30)."
+            ),
+            WebhookLogsQuerySerializer,
+        ],
+        responses=LegacyLogsSerializer,
+    )
+    def get(self, request):
+        days = legacy_days_parse(request.query_params.get("days"))
+        query = WebhookLogsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        logs = webhook_logs_legacy(days=days, **query.validated_data)
+        return Response({"success": True, "logs": logs, "count": len(logs), "days_filter": days})

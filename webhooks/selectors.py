@@ -1,0 +1,171 @@
+"""Delivery history reads: API lists, the legacy `webhook_logs` view, and the admin overview figures."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone as dt_timezone
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from ingress.models import InboundEmail
+from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+
+# Large text never needed in lists: the frozen payload and the e-mail's body, links and decision.
+_LIST_DEFERRED = ("payload", "email__body", "email__links", "email__decision")
+
+
+def deliveries_list() -> QuerySet[WebhookDelivery]:
+    """Newest first, with endpoint and e-mail joined (constant query count whatever the page size)."""
+    return (
+        WebhookDelivery.objects.select_related("endpoint", "email")
+        .defer(*_LIST_DEFERRED)
+        .order_by("-created_at", "-id")
+    )
+
+
+def delivery_detail_queryset() -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.select_related("endpoint", "email").defer(
+        "email__body", "email__links", "email__decision"
+    ).prefetch_related(Prefetch("attempts", queryset=DeliveryAttempt.objects.order_by("number")))
+
+
+# --- Legacy `GET /api/webhook_logs` ------------------------------------------------------------------
+
+LEGACY_LOGS_DEFAULT_LIMIT = 50
+LEGACY_URL_CHARS = 50
+LEGACY_SUBJECT_CHARS = 100
+LEGACY_TEXT_CHARS = 200
+LEGACY_SKIPPED_MESSAGE = "No delivery links detected; skipping per config"
+LEGACY_TEST_EMAIL_ID = "test-webhook"
+LEGACY_MODES = {WebhookEndpoint.DeliveryMode.JSON: "json", WebhookEndpoint.DeliveryMode.LEGACY_FORM_HEADER: "form"}
+LEGACY_STATUSES = ("success", "error", "skipped")
+
+
+def _legacy_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    return url[:LEGACY_URL_CHARS] + "..." if len(url) > LEGACY_URL_CHARS else url
+
+
+def _legacy_mode(mode: str) -> str:
+    return LEGACY_MODES.get(mode, mode)
+
+
+def _legacy_time(moment: datetime) -> str:
+    return moment.astimezone(dt_timezone.utc).isoformat(timespec="microseconds")
+
+
+def _legacy_entry(**fields) -> dict:
+    entry = {
+        "timestamp": None,
+        "type": "custom",
+        "email_id": None,
+        "status": None,
+        "status_code": None,
+        "webhook_url": None,
+        "subject": None,
+        "delivery_mode": None,
+        "attempted_delivery_modes": None,
+        "fallback_used": None,
+        "payload_size_bytes": None,
+        "error_message": None,
+        "response_snippet": None,
+        "failure_reason": None,
+        "delivery_id": None,
+        "endpoint": None,
+        "delivery_status": None,
+        "attempts": None,
+    }
+    entry.update(fields)
+    return entry
+
+
+def _delivery_entry(delivery: WebhookDelivery) -> dict:
+    attempts = list(delivery.attempts.all())
+    last = attempts[-1]
+    modes = list(dict.fromkeys(_legacy_mode(a.delivery_mode) for a in attempts))
+    success = delivery.status == WebhookDelivery.Status.SUCCEEDED
+    subject = delivery.email.subject if delivery.email_id else delivery.payload_subject
+    return _legacy_entry(
+        timestamp=_legacy_time(delivery.last_attempt_at or last.started_at),
+        email_id=delivery.email.email_id if delivery.email_id else LEGACY_TEST_EMAIL_ID,
+        status="success" if success else "error",
+        status_code=delivery.last_status_code,
+        webhook_url=_legacy_url(last.url),
+        subject=subject[:LEGACY_SUBJECT_CHARS] if subject else None,
+        delivery_mode=_legacy_mode(last.delivery_mode),
+        attempted_delivery_modes=modes,
+        fallback_used=len(modes) > 1,
+        payload_size_bytes=last.request_size,
+        error_message=None if success else (delivery.last_error[:LEGACY_TEXT_CHARS] or "Unknown error"),
+        response_snippet=None if success else last.response_snippet[:LEGACY_TEXT_CHARS],
+        failure_reason=None if success else (delivery.failure_reason or None),
+        delivery_id=delivery.pk,
+        endpoint=delivery.endpoint.name,
+        delivery_status=delivery.status,
+        attempts=delivery.attempt_count,
+    )
+
+
+def _skipped_entry(email: InboundEmail, default_url: str | None) -> dict:
+    return _legacy_entry(
+        timestamp=_legacy_time(email.received_at),
+        email_id=email.email_id,
+        status="skipped",
+        status_code=204,
+        webhook_url=_legacy_url(default_url),
+        subject=email.subject[:LEGACY_SUBJECT_CHARS] or None,
+        error_message=LEGACY_SKIPPED_MESSAGE,
+    )
+
+
+def webhook_logs_legacy(
+    *, days: int, limit: int = LEGACY_LOGS_DEFAULT_LIMIT, status: str | None = None, email_id: str | None = None,
+    now: datetime | None = None,
+) -> list[dict]:
+    """The legacy history: one entry per delivery that made at least one attempt (its latest outcome),
+    plus one `skipped` entry per e-mail skipped for lack of links; newest first, at most `limit`.
+
+    Three or four queries whatever `limit` is.
+    """
+    since = (now or timezone.now()) - timedelta(days=days)
+    entries: list[dict] = []
+    if status in (None, "success", "error"):
+        deliveries = (
+            WebhookDelivery.objects.filter(attempt_count__gt=0, last_attempt_at__gte=since)
+            .select_related("endpoint", "email")
+            .only("id", "status", "email", "endpoint", "endpoint__name", "email__email_id", "email__subject", "attempt_count",
+                  "last_attempt_at", "last_status_code", "last_error", "failure_reason")
+            .annotate(payload_subject=KT("payload__subject"))
+            .prefetch_related(
+                Prefetch(
+                    "attempts",
+                    queryset=DeliveryAttempt.objects.only(
+                        "id", "delivery_id", "number", "started_at", "url", "delivery_mode", "request_size",
+                        "response_snippet",
+                    ).order_by("number"),
+                )
+            )
+            .order_by("-last_attempt_at", "-id")
+        )
+        if status == "success":
+            deliveries = deliveries.filter(status=WebhookDelivery.Status.SUCCEEDED)
+        elif status == "error":
+            deliveries = deliveries.exclude(status=WebhookDelivery.Status.SUCCEEDED)
+        if email_id:
+            deliveries = deliveries.filter(email__email_id=email_id)
+        entries += [_delivery_entry(d) for d in deliveries[:limit]]
+    if status in (None, "skipped"):
+        skipped = InboundEmail.objects.filter(
+            status=InboundEmail.Status.SKIPPED_NO_LINKS, received_at__gte=since
+        ).only("id", "email_id", "subject", "received_at").order_by("-received_at", "-id")
+        if email_id:
+            skipped = skipped.filter(email_id=email_id)
+        skipped = list(skipped[:limit])
+        if skipped:
+            default_url = WebhookEndpoint.objects.filter(is_default=True).values_list("url", flat=True).first()
+            entries += [_skipped_entry(email, default_url) for email in skipped]
+    entries.sort(key=lambda entry: entry["timestamp"], reverse=True)
+    return entries[:limit]
