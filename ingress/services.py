@@ -186,3 +186,76 @@ def _ingest_in_transaction(
 def _email_record(record: dict, status: str, decision: dict, deliver_after: datetime | None = None) -> InboundEmail:
     return InboundEmail.objects.create(**record, status=status, decision=decision, deliver_after=deliver_after)
 
+
+
+# --- Re-running a recorded e-mail (admin action) ---------------------------------------------------
+
+
+class EmailRerunRefused(Exception):
+    """The e-mail cannot be re-run now; the message says why."""
+
+
+@dataclass(frozen=True)
+class RerunResult:
+    email: InboundEmail
+    created: tuple  # new WebhookDelivery rows
+    kept: int  # target endpoints that already had a delivery for this e-mail
+
+
+def email_rerun(email: InboundEmail, *, by: str = "", now: datetime | None = None) -> RerunResult:
+    """Run a recorded e-mail through detection, the content gates and routing again, with today's configuration.
+
+    An operator asking means "deliver now": the time window and absence days do not hold it back (the
+    payload says `maintenant`), but the sending switch does. Deliveries are created only for target
+    endpoints that have none for this e-mail yet, in one transaction with their tasks; existing ones are
+    left as they are (replay those to resend them).
+    """
+    now = now or timezone.now()
+    config = ingress_config_get()
+    if not config.sending_enabled:
+        raise EmailRerunRefused("Webhook sending is disabled.")
+    with transaction.atomic():
+        email = InboundEmail.objects.select_for_update().get(pk=email.pk)
+        now_local = now.astimezone(ZoneInfo(config.time_zone))
+        text = html_to_text(email.body)
+        links = links_extract(email.body)
+        detection = email_detect(email.subject, text, links, now_local)
+        window_set = windows.window_state(config.window_start, config.window_end, now_local).configured
+        email.body_preview = text[:BODY_PREVIEW_CHARS]
+        email.detector = detection.detector or ""
+        email.delivery_time = detection.delivery_time or ""
+        email.is_urgent = detection.is_urgent
+        email.links = links
+        email.webhooks_time_start = "maintenant" if window_set else ""
+        email.webhooks_time_end = config.window_end if window_set else ""
+        rerun = {"at": now.isoformat(timespec="seconds"), "by": by, "detector": detection.detector, "links": len(links)}
+
+        created: list = []
+        kept = 0
+        if config.sender_allowlist and email.sender_email not in config.sender_allowlist:
+            email.status = InboundEmail.Status.SKIPPED_SENDER_NOT_ALLOWED
+        elif not links and not config.allow_without_links:
+            email.status = InboundEmail.Status.SKIPPED_NO_LINKS
+        else:
+            routing = rules_evaluate(
+                config.rules,
+                RoutableEmail(sender=email.sender, subject=email.subject, body_text=text),
+                config.default_endpoint_id,
+            )
+            existing = set(email.deliveries.filter(is_test=False).values_list("endpoint_id", flat=True))
+            new_targets = [t for t in routing.targets if t.endpoint_id not in existing]
+            kept = len(routing.targets) - len(new_targets)
+            created = deliveries_create(email, new_targets)
+            rerun.update(matched_rules=list(routing.matched_rules), endpoints=[t.endpoint_id for t in routing.targets])
+            if routing.stopped and not routing.targets:
+                email.status = InboundEmail.Status.STOPPED_BY_ROUTING_RULE
+            elif email.status != InboundEmail.Status.DEFERRED or created:
+                email.status = InboundEmail.Status.PROCESSED
+        rerun.update(status=email.status, created=[d.pk for d in created])
+        email.decision = {**(email.decision or {}), "reruns": [*(email.decision or {}).get("reruns", []), rerun]}
+        email.save()
+    logger.info(
+        "INGRESS: re-run email_id=%s status=%s deliveries created=%d kept=%d", email.email_id, email.status,
+        len(created), kept,
+    )
+    return RerunResult(email=email, created=tuple(created), kept=kept)

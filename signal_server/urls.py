@@ -4,11 +4,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ingress.api.history import EmailDetailView, EmailListView
 from signal_server.health import health, health_ready
+from signal_server.overview import overview_view
 from webhooks.api.views import WebhookLogsView
 
 admin.site.site_header = "Signal Server"
 admin.site.site_title = "Signal Server admin"
 admin.site.index_title = "Operations"
+admin.site.index_template = "admin/overview_index.html"
 
 urlpatterns = [
     path("health", health, name="health"),
@@ -20,5 +22,6 @@ urlpatterns = [
     path("api/webhook_logs", WebhookLogsView.as_view(), name="api-webhook-logs"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/overview/", admin.site.admin_view(overview_view), name="admin-overview"),
     path("admin/", admin.site.urls),
 ]

@@ -169,3 +169,62 @@ def webhook_logs_legacy(
             entries += [_skipped_entry(email, default_url) for email in skipped]
     entries.sort(key=lambda entry: entry["timestamp"], reverse=True)
     return entries[:limit]
+
+
+# --- Admin overview ------------------------------------------------------------------------------------
+
+
+def delivery_counts_by_day(since: datetime, tz: ZoneInfo) -> list[tuple[date, str, int]]:
+    """(local day, status, count) of e-mail deliveries created since `since`; test sends excluded; one query."""
+    rows = (
+        WebhookDelivery.objects.filter(created_at__gte=since, is_test=False)
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return [(row["day"], row["status"], row["n"]) for row in rows]
+
+
+def attempt_failure_reason_counts(since: datetime) -> list[tuple[str, int]]:
+    """Failed attempts since `since` by failure reason, most frequent first; one query."""
+    rows = (
+        DeliveryAttempt.objects.filter(started_at__gte=since, succeeded=False)
+        .values("failure_reason")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "failure_reason")
+    )
+    return [(row["failure_reason"] or "unknown", row["n"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class DeliveryQueue:
+    pending: int
+    sending: int
+    due: int  # pending and due now (not waiting for a retry time or the window)
+    oldest_pending_id: int | None
+    oldest_pending_at: datetime | None
+
+
+def delivery_queue_summary(now: datetime | None = None) -> DeliveryQueue:
+    now = now or timezone.now()
+    unfinished = WebhookDelivery.objects.filter(
+        status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING]
+    ).order_by()
+    due = Q(status=WebhookDelivery.Status.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    counts = unfinished.aggregate(
+        pending=Count("pk", filter=Q(status=WebhookDelivery.Status.PENDING)),
+        sending=Count("pk", filter=Q(status=WebhookDelivery.Status.SENDING)),
+        due=Count("pk", filter=due),
+    )
+    oldest = (
+        unfinished.filter(status=WebhookDelivery.Status.PENDING).order_by("created_at", "id")
+        .values("id", "created_at").first()
+    ) if counts["pending"] else None
+    return DeliveryQueue(
+        pending=counts["pending"],
+        sending=counts["sending"],
+        due=counts["due"],
+        oldest_pending_id=oldest["id"] if oldest else None,
+        oldest_pending_at=oldest["created_at"] if oldest else None,
+    )
