@@ -88,6 +88,7 @@ class InboundEmailAdmin(admin.ModelAdmin):
     list_display = (
         "received_at", "subject_display", "sender", "status", "detector_display", "links_count", "deliveries_display",
     )
+    list_display_links = ("received_at", "subject_display")
     list_filter = ("status", "detector", ("received_at", admin.DateFieldListFilter), DeliveryOutcomeFilter, "source")
     search_fields = ("email_id", "subject", "sender", "sender_email", "message_id")
     date_hierarchy = "received_at"

@@ -84,7 +84,7 @@ def overview_build(now: datetime | None = None) -> dict:
         "since": since,
         "days": OVERVIEW_DAYS,
         "emails_chart": stacked_bar_chart(hour_buckets, EMAIL_SERIES),
-        "deliveries_chart": stacked_bar_chart(day_buckets, DELIVERY_SERIES, gap=24),
+        "deliveries_chart": stacked_bar_chart(day_buckets, DELIVERY_SERIES, width=420, gap=12),
         "providers_chart": horizontal_bar_chart([(p, providers[p], PROVIDER_COLORS[p]) for p in PROVIDERS]),
         "reasons_chart": horizontal_bar_chart([(reason, count, REASON_COLOR) for reason, count in reasons]),
         "today": today,
