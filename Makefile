@@ -37,7 +37,7 @@ run: migrate
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: migrate
+bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:

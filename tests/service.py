@@ -27,7 +27,8 @@ def free_port() -> int:
 
 
 class LiveService:
-    def __init__(self, **env):
+    def __init__(self, serve_args: tuple[str, ...] = (), **env):
+        self.serve_args = serve_args
         self.var_dir = Path(tempfile.mkdtemp(prefix="signal-e2e-"))
         self.port = free_port()
         self.env = {
@@ -81,7 +82,7 @@ class LiveService:
     def start_processes(self, timeout: float = 60) -> None:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(self.port)],
+            [sys.executable, "manage.py", "serve", "--port", str(self.port), *self.serve_args],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -107,12 +108,41 @@ class LiveService:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def children(self) -> list[int]:
+        """PIDs of the processes `serve` started (gunicorn master, task workers)."""
+        return descendants(self.process.pid) if self.process else []
+
     def stop(self, timeout: float = 30) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else None
+        spawned = self.children()
         self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            for pid in [self.process.pid, *spawned]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             return self.process.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """All live descendants of `pid`, read from /proc (children first, then theirs)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    found, queue = [], [pid]
+    while queue:
+        for child in parents.get(queue.pop(0), []):
+            found.append(child)
+            queue.append(child)
+    return found

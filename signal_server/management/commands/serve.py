@@ -38,7 +38,8 @@ class Command(BaseCommand):
                  "--interval", os.environ.get("TASK_WORKER_INTERVAL", "0.05"),
                  "--queue-name", "*", "--worker-id", f"{os.uname().nodename[:40]}-{os.getpid()}-{index}"]
             )
-        children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR) for cmd in commands]
+        # Own sessions: a terminal Ctrl-C reaches only this process, which then stops each child exactly once.
+        children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True) for cmd in commands]
         stopping = False
 
         def stop(signum, frame):
