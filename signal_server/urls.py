@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ingress.api.history import EmailDetailView, EmailListView
 from signal_server.health import health, health_ready
@@ -21,7 +21,7 @@ urlpatterns = [
     path("api/emails/<str:email_id>/", EmailDetailView.as_view(), name="api-email-detail"),
     path("api/webhook_logs", WebhookLogsView.as_view(), name="api-webhook-logs"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/overview/", admin.site.admin_view(overview_view), name="admin-overview"),
     path("admin/", admin.site.urls),
 ]
