@@ -59,6 +59,83 @@ def sending_paused(config: IngressConfig, now_local: datetime) -> bool:
     return config.absence_enabled and WEEKDAY_NAMES[now_local.weekday()] in config.absence_days
 
 
+@dataclass(frozen=True)
+class IngressDecision:
+    """What SPEC §3.2 steps 7-12 decide for an e-mail not seen before, computed without the database."""
+
+    status: str  # an InboundEmail.Status to record, or "" for a 409 refusal
+    record: dict = field(default_factory=dict)
+    message: str = ""
+    targets: tuple = ()
+    deliver_after: datetime | None = None
+
+
+def email_decide(push: InboundPush, config: IngressConfig, *, sender_email: str, email_id: str, now: datetime) -> IngressDecision:
+    """Allowlist, sending switch and absence, detection and window, links policy, routing: pure, in that order."""
+    record = {
+        "email_id": email_id,
+        "dedup_key": email_id if config.email_id_dedup_enabled else None,
+        "message_id": push.message_id,
+        "sender": push.sender,
+        "sender_email": sender_email,
+        "subject": push.subject,
+        "date": push.date,
+        "body": push.body,
+        "source": push.source,
+    }
+    if config.sender_allowlist and sender_email not in config.sender_allowlist:
+        return IngressDecision(InboundEmail.Status.SKIPPED_SENDER_NOT_ALLOWED, record | {"decision": {"reason": "sender_not_allowed"}})
+
+    now_local = now.astimezone(ZoneInfo(config.time_zone))
+    if sending_paused(config, now_local):
+        return IngressDecision("", message="Webhook sending disabled")
+
+    text = html_to_text(push.body)
+    links = links_extract(push.body)
+    detection = email_detect(push.subject, text, links, now_local)
+    window = windows.window_decide(
+        detector=detection.detector,
+        is_urgent=detection.is_urgent,
+        start=config.window_start,
+        end=config.window_end,
+        policy=config.outside_window_policy,
+        now_local=now_local,
+    )
+    decision = {
+        "detector": detection.detector,
+        "window": window.action,
+        "local_time": now_local.isoformat(timespec="seconds"),
+        "links": len(links),
+    }
+    record |= {
+        "body_preview": text[:BODY_PREVIEW_CHARS],
+        "detector": detection.detector or "",
+        "delivery_time": detection.delivery_time or "",
+        "is_urgent": detection.is_urgent,
+        "links": links,
+        "webhooks_time_start": window.webhooks_time_start or "",
+        "webhooks_time_end": window.webhooks_time_end or "",
+        "decision": decision,
+    }
+    if window.action == windows.REJECT:
+        return IngressDecision("", message=window.message)
+    if window.action == windows.SKIP:
+        return IngressDecision(InboundEmail.Status.SKIPPED_OUTSIDE_TIME_WINDOW, record)
+    if not links and not config.allow_without_links:
+        return IngressDecision(InboundEmail.Status.SKIPPED_NO_LINKS, record)
+
+    routing = rules_evaluate(
+        config.rules, RoutableEmail(sender=push.sender, subject=push.subject, body_text=text), config.default_endpoint_id
+    )
+    decision["matched_rules"] = list(routing.matched_rules)
+    decision["endpoints"] = [t.endpoint_id for t in routing.targets]
+    if routing.stopped and not routing.targets:
+        return IngressDecision(InboundEmail.Status.STOPPED_BY_ROUTING_RULE, record)
+    if window.action == windows.DEFER:
+        return IngressDecision(InboundEmail.Status.DEFERRED, record, targets=routing.targets, deliver_after=window.deliver_after)
+    return IngressDecision(InboundEmail.Status.PROCESSED, record, targets=routing.targets)
+
+
 def email_ingest(push: InboundPush, *, now: datetime | None = None) -> IngestResult:
     """Decide what happens to a pushed e-mail; every 200 it answers is durably recorded first."""
     now = now or timezone.now()
@@ -75,9 +152,14 @@ def email_ingest(push: InboundPush, *, now: datetime | None = None) -> IngestRes
         logger.warning("INGRESS: rate limit exceeded for %s", email_mask(sender_email))
         return _refuse(429, "Rate limit exceeded", **{"Retry-After": str(retry_after)})
 
+    # Everything pure happens before the transaction, which then holds the write lock only for the writes.
+    decided = email_decide(push, config, sender_email=sender_email, email_id=email_id, now=now)
     try:
         with transaction.atomic():
-            return _ingest_in_transaction(push, config, sender_email, email_id, now)
+            if config.email_id_dedup_enabled and email_is_known(email_id):
+                logger.info("INGRESS: already processed email_id=%s", email_id)
+                return _answer("already_processed", email_id)
+            return _decision_apply(decided, config, email_id)
     except IntegrityError:
         # A concurrent push of the same e-mail committed first: it owns the delivery set.
         if config.email_id_dedup_enabled and email_is_known(email_id):
@@ -85,110 +167,35 @@ def email_ingest(push: InboundPush, *, now: datetime | None = None) -> IngestRes
         raise
 
 
-def _ingest_in_transaction(
-    push: InboundPush, config: IngressConfig, sender_email: str, email_id: str, now: datetime
-) -> IngestResult:
-    if config.email_id_dedup_enabled and email_is_known(email_id):
-        logger.info("INGRESS: already processed email_id=%s", email_id)
-        return _answer("already_processed", email_id)
+def _decision_apply(decided: IngressDecision, config: IngressConfig, email_id: str) -> IngestResult:
+    if not decided.status:
+        logger.info("INGRESS: %s email_id=%s", decided.message, email_id)
+        return _refuse(409, decided.message)
+    email = InboundEmail.objects.create(**decided.record, status=decided.status, deliver_after=decided.deliver_after)
+    if decided.status not in (InboundEmail.Status.PROCESSED, InboundEmail.Status.DEFERRED):
+        logger.info("INGRESS: %s email_id=%s", decided.status, email_id)
+        return _answer(decided.status, email_id)
 
-    record = {
-        "email_id": email_id,
-        "dedup_key": email_id if config.email_id_dedup_enabled else None,
-        "message_id": push.message_id,
-        "sender": push.sender,
-        "sender_email": sender_email,
-        "subject": push.subject,
-        "date": push.date,
-        "body": push.body,
-        "source": push.source,
-    }
-
-    if config.sender_allowlist and sender_email not in config.sender_allowlist:
-        logger.info("INGRESS: sender not allowed %s email_id=%s", email_mask(sender_email), email_id)
-        _email_record(record, InboundEmail.Status.SKIPPED_SENDER_NOT_ALLOWED, {"reason": "sender_not_allowed"})
-        return _answer("skipped_sender_not_allowed", email_id)
-
-    now_local = now.astimezone(ZoneInfo(config.time_zone))
-    if sending_paused(config, now_local):
-        reason = "sending_disabled" if not config.sending_enabled else f"absence_day:{WEEKDAY_NAMES[now_local.weekday()]}"
-        logger.info("INGRESS: webhook sending disabled (%s) email_id=%s", reason, email_id)
-        return _refuse(409, "Webhook sending disabled")
-
-    text = html_to_text(push.body)
-    links = links_extract(push.body)
-    detection = email_detect(push.subject, text, links, now_local)
-    window = windows.window_decide(
-        detector=detection.detector,
-        is_urgent=detection.is_urgent,
-        start=config.window_start,
-        end=config.window_end,
-        policy=config.outside_window_policy,
-        now_local=now_local,
-    )
-    record.update(
-        body_preview=text[:BODY_PREVIEW_CHARS],
-        detector=detection.detector or "",
-        delivery_time=detection.delivery_time or "",
-        is_urgent=detection.is_urgent,
-        links=links,
-        webhooks_time_start=window.webhooks_time_start or "",
-        webhooks_time_end=window.webhooks_time_end or "",
-    )
-    decision = {
-        "detector": detection.detector,
-        "window": window.action,
-        "local_time": now_local.isoformat(timespec="seconds"),
-        "links": len(links),
-    }
-
-    if window.action == windows.REJECT:
-        logger.info("INGRESS: %s email_id=%s detector=%s", window.message, email_id, detection.detector)
-        return _refuse(409, window.message)
-    if window.action == windows.SKIP:
-        logger.info("INGRESS: outside time window, skipped email_id=%s", email_id)
-        _email_record(record, InboundEmail.Status.SKIPPED_OUTSIDE_TIME_WINDOW, decision)
-        return _answer("skipped_outside_time_window", email_id)
-    if not links and not config.allow_without_links:
-        logger.info("INGRESS: no provider link, skipped email_id=%s", email_id)
-        _email_record(record, InboundEmail.Status.SKIPPED_NO_LINKS, decision)
-        return _answer("skipped_no_links", email_id)
-
-    routing = rules_evaluate(
-        config.rules, RoutableEmail(sender=push.sender, subject=push.subject, body_text=text), config.default_endpoint_id
-    )
-    decision["matched_rules"] = list(routing.matched_rules)
-    decision["endpoints"] = [t.endpoint_id for t in routing.targets]
-    if routing.stopped and not routing.targets:
-        logger.info("INGRESS: stopped by routing rule email_id=%s", email_id)
-        _email_record(record, InboundEmail.Status.STOPPED_BY_ROUTING_RULE, decision)
-        return _answer("stopped_by_routing_rule", email_id)
-
-    deferred = window.action == windows.DEFER
-    status = InboundEmail.Status.DEFERRED if deferred else InboundEmail.Status.PROCESSED
-    email = _email_record(record, status, decision, deliver_after=window.deliver_after)
-    deliveries = deliveries_create(email, routing.targets, run_after=window.deliver_after)
+    deliveries = deliveries_create(email, decided.targets, run_after=decided.deliver_after)
     if not deliveries:
         logger.warning("INGRESS: no active endpoint for email_id=%s (configure a default endpoint)", email_id)
     summary = [{"id": d.pk, "endpoint": config.active_endpoint_names.get(d.endpoint_id, "")} for d in deliveries]
     logger.info(
         "API INGRESS: Gmail push processed successfully email_id=%s sender=%s detector=%s deliveries=%d",
         email_id,
-        email_mask(sender_email),
-        detection.detector,
+        email_mask(email.sender_email),
+        email.detector or None,
         len(deliveries),
     )
-    if deferred:
-        return _answer("deferred", email_id, deliver_after=window.deliver_after.isoformat(), deliveries=summary)
+    if decided.status == InboundEmail.Status.DEFERRED:
+        return _answer("deferred", email_id, deliver_after=decided.deliver_after.isoformat(), deliveries=summary)
     return _answer("processed", email_id, deliveries=summary)
 
 
-def _email_record(record: dict, status: str, decision: dict, deliver_after: datetime | None = None) -> InboundEmail:
-    return InboundEmail.objects.create(**record, status=status, decision=decision, deliver_after=deliver_after)
-
-
-
 # --- Re-running a recorded e-mail (admin action) ---------------------------------------------------
+
+RERUN_FIELDS = ("body_preview", "detector", "delivery_time", "is_urgent", "links")
+RERUN_DECISION_KEYS = ("reason", "detector", "links", "matched_rules", "endpoints")
 
 
 class EmailRerunRefused(Exception):
@@ -203,57 +210,48 @@ class RerunResult:
 
 
 def email_rerun(email: InboundEmail, *, by: str = "", now: datetime | None = None) -> RerunResult:
-    """Run a recorded e-mail through detection, the content gates and routing again, with today's configuration.
+    """Run a recorded e-mail through the pipeline's decision again, with today's configuration.
 
     An operator asking means "deliver now": the time window and absence days do not hold it back (the
-    payload says `maintenant`), but the sending switch does. Deliveries are created only for target
-    endpoints that have none for this e-mail yet, in one transaction with their tasks; existing ones are
-    left as they are (replay those to resend them).
+    payload says `maintenant` when a window is set), but the sending switch does. Deliveries are created
+    only for target endpoints that have none for this e-mail yet, in one transaction with their tasks;
+    existing ones are left as they are (replay those to resend them).
     """
+    from dataclasses import replace
+
     now = now or timezone.now()
     config = ingress_config_get()
-    if not config.sending_enabled:
-        raise EmailRerunRefused("Webhook sending is disabled.")
+    window_set = bool(config.window_start and config.window_end)
+    no_time_gates = replace(config, window_start="", window_end="", absence_enabled=False)
     with transaction.atomic():
         email = InboundEmail.objects.select_for_update().get(pk=email.pk)
-        now_local = now.astimezone(ZoneInfo(config.time_zone))
-        text = html_to_text(email.body)
-        links = links_extract(email.body)
-        detection = email_detect(email.subject, text, links, now_local)
-        window_set = windows.window_state(config.window_start, config.window_end, now_local).configured
-        email.body_preview = text[:BODY_PREVIEW_CHARS]
-        email.detector = detection.detector or ""
-        email.delivery_time = detection.delivery_time or ""
-        email.is_urgent = detection.is_urgent
-        email.links = links
-        email.webhooks_time_start = "maintenant" if window_set else ""
-        email.webhooks_time_end = config.window_end if window_set else ""
-        rerun = {"at": now.isoformat(timespec="seconds"), "by": by, "detector": detection.detector, "links": len(links)}
+        push = InboundPush(
+            sender=email.sender, body=email.body, subject=email.subject, date=email.date,
+            message_id=email.message_id, source=email.source,
+        )
+        decided = email_decide(push, no_time_gates, sender_email=email.sender_email, email_id=email.email_id, now=now)
+        if not decided.status:
+            raise EmailRerunRefused(f"{decided.message}.")
+        for name in RERUN_FIELDS:
+            if name in decided.record:
+                setattr(email, name, decided.record[name])
+        if "links" in decided.record:
+            email.webhooks_time_start = "maintenant" if window_set else ""
+            email.webhooks_time_end = config.window_end if window_set else ""
 
-        created: list = []
-        kept = 0
-        if config.sender_allowlist and email.sender_email not in config.sender_allowlist:
-            email.status = InboundEmail.Status.SKIPPED_SENDER_NOT_ALLOWED
-        elif not links and not config.allow_without_links:
-            email.status = InboundEmail.Status.SKIPPED_NO_LINKS
-        else:
-            routing = rules_evaluate(
-                config.rules,
-                RoutableEmail(sender=email.sender, subject=email.subject, body_text=text),
-                config.default_endpoint_id,
-            )
-            existing = set(email.deliveries.filter(is_test=False).values_list("endpoint_id", flat=True))
-            new_targets = [t for t in routing.targets if t.endpoint_id not in existing]
-            kept = len(routing.targets) - len(new_targets)
-            created = deliveries_create(email, new_targets)
-            rerun.update(matched_rules=list(routing.matched_rules), endpoints=[t.endpoint_id for t in routing.targets])
-            if routing.stopped and not routing.targets:
-                email.status = InboundEmail.Status.STOPPED_BY_ROUTING_RULE
-            elif email.status != InboundEmail.Status.DEFERRED or created:
-                email.status = InboundEmail.Status.PROCESSED
-        rerun.update(status=email.status, created=[d.pk for d in created])
-        email.decision = {**(email.decision or {}), "reruns": [*(email.decision or {}).get("reruns", []), rerun]}
+        existing = set(email.deliveries.filter(is_test=False).values_list("endpoint_id", flat=True))
+        new_targets = [t for t in decided.targets if t.endpoint_id not in existing]
+        created = deliveries_create(email, new_targets)
+        # A deferred e-mail whose deliveries all exist keeps waiting for its window.
+        still_deferred = email.status == InboundEmail.Status.DEFERRED and not created
+        if not (still_deferred and decided.status == InboundEmail.Status.PROCESSED):
+            email.status = decided.status
+        verdict = decided.record.get("decision", {})
+        rerun = {"at": now.isoformat(timespec="seconds"), "by": by, "status": email.status,
+                 "created": [d.pk for d in created], **{k: verdict[k] for k in RERUN_DECISION_KEYS if k in verdict}}
+        email.decision = {**email.decision, "reruns": [*email.decision.get("reruns", []), rerun]}
         email.save()
+    kept = len(decided.targets) - len(new_targets)
     logger.info(
         "INGRESS: re-run email_id=%s status=%s deliveries created=%d kept=%d", email.email_id, email.status,
         len(created), kept,

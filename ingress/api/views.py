@@ -59,7 +59,7 @@ class IngressView(APIView):
                 return _respond(refusal)
             try:
                 data = json.loads(request.body)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 return _respond(_refusal(400, "Invalid JSON payload"))
             if not isinstance(data, dict):
                 return _respond(_refusal(400, "Invalid JSON payload"))

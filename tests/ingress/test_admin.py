@@ -143,7 +143,7 @@ def test_the_rerun_action_reports_a_refusal(admin_client):
     response = admin_client.post(
         CHANGELIST, {"action": "rerun_through_pipeline", "_selected_action": [email.pk]}, follow=True
     )
-    assert "Nothing re-run: Webhook sending is disabled." in response.content.decode()
+    assert "Nothing re-run: Webhook sending disabled." in response.content.decode()
     assert not WebhookDelivery.objects.exists()
 
 

@@ -117,3 +117,10 @@ def test_the_rerun_delivery_reaches_the_receiver(receiver):
     assert delivery.endpoint_id == endpoint.pk
     assert delivery_send(delivery.pk) == "succeeded"
     assert receiver.requests[0].json()["email_id"] == email.email_id
+
+
+def test_a_deferred_email_with_all_its_deliveries_keeps_waiting(default_endpoint):
+    email = email_create(status=InboundEmail.Status.DEFERRED)
+    delivery_create(email, default_endpoint)
+    assert email_rerun(email).created == ()
+    assert InboundEmail.objects.get(pk=email.pk).status == InboundEmail.Status.DEFERRED

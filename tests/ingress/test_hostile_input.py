@@ -1,0 +1,83 @@
+"""Hostile and malformed input to the ingress: always a 4xx JSON answer, never a 500."""
+
+import json
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from routing.models import RoutingCondition, RoutingRule
+from tests.factories import push_payload
+
+pytestmark = pytest.mark.django_db
+
+HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def assert_json_answer(response, allowed=range(200, 500)):
+    assert response.status_code in allowed, response.content[:300]
+    assert response["Content-Type"].startswith("application/json")
+    assert "success" in response.json()
+
+
+@HYPOTHESIS
+@given(body=st.dictionaries(st.sampled_from(["sender", "body", "subject", "date", "message_id", "snippet", "x"]),
+                            json_values, max_size=6))
+def test_any_json_object_gets_a_json_answer_without_server_error(push, default_endpoint, body):
+    assert_json_answer(push(body))
+
+
+@HYPOTHESIS
+@given(raw=st.binary(max_size=300))
+def test_any_bytes_get_a_json_answer_without_server_error(push, raw):
+    assert_json_answer(push(None, raw=raw))
+
+
+@HYPOTHESIS
+@given(sender=st.text(max_size=300), subject=st.text(max_size=300), body=st.text(min_size=1, max_size=2000))
+def test_any_text_fields_are_accepted_or_refused_cleanly(push, default_endpoint, sender, subject, body):
+    assert_json_answer(push({"sender": sender, "subject": subject, "body": body}))
+
+
+def test_deeply_nested_json_is_400_not_500(push):
+    response = push(None, raw="[" * 100_000 + "]" * 100_000)
+    assert response.status_code == 400
+    assert response.json()["message"] == "Invalid JSON payload"
+
+
+def test_huge_authorization_header_is_401(push):
+    response = push(push_payload(), token="x" * 8000)
+    assert response.status_code == 401
+
+
+def test_huge_subject_is_refused_with_its_field_name(push):
+    response = push(push_payload(subject="s" * 100_000))
+    assert response.status_code == 400
+    assert "subject" in response.json()["message"]
+
+
+def test_body_of_nul_and_control_characters_is_handled(push, default_endpoint):
+    assert_json_answer(push(push_payload(body="\x00\x01\x02<a href='https://dropbox.com/s/x'>\x00</a>")))
+
+
+def test_catastrophic_regex_rule_cannot_stall_ingress(push, default_endpoint):
+    rule = RoutingRule.objects.create(name="Bomb", stop_processing=True)
+    RoutingCondition.objects.create(rule=rule, field="body", operator="regex", value=r"^(\w+\s?)*$")
+    started = time.monotonic()
+    response = push(push_payload(body="<p>" + "a" * 5000 + "!</p><a href='https://dropbox.com/s/x'>x</a>"))
+    assert response.status_code == 200
+    assert time.monotonic() - started < 2
+
+
+def test_wrong_content_type_with_a_json_body_is_still_parsed(client, default_endpoint):
+    response = client.post(
+        "/api/ingress/gmail", data=json.dumps(push_payload()), content_type="text/plain",
+        HTTP_AUTHORIZATION="Bearer test-token",
+    )
+    assert response.status_code == 200
