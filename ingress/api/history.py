@@ -8,6 +8,7 @@ from rest_framework import generics, serializers
 from ingress.models import InboundEmail
 from ingress.selectors import email_detail_queryset, emails_list
 from webhooks.api.serializers import DeliverySummarySerializer
+from webhooks.api.views import AUTH_ERRORS, BAD_QUERY, NOT_FOUND
 
 
 class EmailFilter(filters.FilterSet):
@@ -57,7 +58,13 @@ class EmailDetailSerializer(EmailSerializer):
         fields = EmailSerializer.Meta.fields + ["body"]
 
 
-@extend_schema_view(get=extend_schema(operation_id="emails_list", summary="Inbound e-mails, newest first"))
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="emails_list",
+        summary="Inbound e-mails, newest first",
+        responses={200: EmailSerializer(many=True), **BAD_QUERY, **AUTH_ERRORS, **NOT_FOUND},
+    )
+)
 class EmailListView(generics.ListAPIView):
     serializer_class = EmailSerializer
     filterset_class = EmailFilter
@@ -71,6 +78,7 @@ class EmailListView(generics.ListAPIView):
         operation_id="emails_retrieve",
         summary="One inbound e-mail with its body, decision and deliveries",
         description="The most recent record with this `email_id`.",
+        responses={200: EmailDetailSerializer, **AUTH_ERRORS, **NOT_FOUND},
     )
 )
 class EmailDetailView(generics.RetrieveAPIView):

@@ -1,5 +1,6 @@
 """The delivery history API (SPEC §9): filters, pagination, auth, query counts, and the legacy shape."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -375,3 +376,25 @@ def test_webhook_logs_query_count_does_not_grow_with_the_number_of_entries(api):
     with CaptureQueriesContext(connection) as many:
         assert api.get(LOGS, {"limit": 50}).json()["count"] == 50
     assert len(many) == len(few)
+
+
+@pytest.mark.parametrize("path", [f"{DELIVERIES}-3/", "/api/nothing-here", "/api/emails/a/b/"])
+def test_an_api_path_that_matches_no_route_is_a_json_404(api, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_pages_outside_the_api_keep_the_html_404(client):
+    response = client.get("/nothing-here")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+
+def test_an_api_server_error_page_is_json_too(rf):
+    from signal_server.errors import server_error
+
+    response = server_error(rf.get("/api/webhooks/deliveries/"))
+    assert response.status_code == 500 and response["Content-Type"] == "application/json"
+    assert json.loads(response.content) == {"detail": "Internal server error."}
+    assert server_error(rf.get("/admin/"))["Content-Type"].startswith("text/html")

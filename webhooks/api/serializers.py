@@ -90,3 +90,7 @@ class LegacyLogsSerializer(serializers.Serializer):
     logs = LegacyLogEntrySerializer(many=True)
     count = serializers.IntegerField()
     days_filter = serializers.IntegerField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()

@@ -1,11 +1,16 @@
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webhooks.api.filters import DeliveryFilter
-from webhooks.api.serializers import DeliveryDetailSerializer, DeliverySerializer, LegacyLogsSerializer
+from webhooks.api.serializers import (
+    DeliveryDetailSerializer,
+    DeliverySerializer,
+    ErrorSerializer,
+    LegacyLogsSerializer,
+)
 from webhooks.selectors import (
     LEGACY_LOGS_DEFAULT_LIMIT,
     LEGACY_STATUSES,
@@ -14,12 +19,30 @@ from webhooks.selectors import (
     webhook_logs_legacy,
 )
 
+# The error answers every history read may give, documented once.
+AUTH_ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description="No or unknown credentials (`WWW-Authenticate: Token`)."),
+    403: OpenApiResponse(ErrorSerializer, description="The user is not staff."),
+}
+NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No such object, or a page past the end.")}
+BAD_QUERY = {
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT, description='A bad query parameter: `{"<parameter>": ["<message>", …]}`.'
+    )
+}
+
 LEGACY_DAYS_DEFAULT = 7
 LEGACY_DAYS_MAX = 30
 LEGACY_LIMIT_MAX = 500
 
 
-@extend_schema_view(get=extend_schema(operation_id="deliveries_list", summary="Deliveries, newest first"))
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="deliveries_list",
+        summary="Deliveries, newest first",
+        responses={200: DeliverySerializer(many=True), **BAD_QUERY, **AUTH_ERRORS, **NOT_FOUND},
+    )
+)
 class DeliveryListView(generics.ListAPIView):
     serializer_class = DeliverySerializer
     filterset_class = DeliveryFilter
@@ -28,7 +51,13 @@ class DeliveryListView(generics.ListAPIView):
         return deliveries_list()
 
 
-@extend_schema_view(get=extend_schema(operation_id="deliveries_retrieve", summary="One delivery with its attempts"))
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="deliveries_retrieve",
+        summary="One delivery with its attempts",
+        responses={200: DeliveryDetailSerializer, **AUTH_ERRORS, **NOT_FOUND},
+    )
+)
 class DeliveryDetailView(generics.RetrieveAPIView):
     serializer_class = DeliveryDetailSerializer
     filter_backends: list = []
@@ -71,7 +100,7 @@ class WebhookLogsView(APIView):
             ),
             WebhookLogsQuerySerializer,
         ],
-        responses=LegacyLogsSerializer,
+        responses={200: LegacyLogsSerializer, **BAD_QUERY, **AUTH_ERRORS},
     )
     def get(self, request):
         days = legacy_days_parse(request.query_params.get("days"))
