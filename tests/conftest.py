@@ -2,12 +2,20 @@ import pytest
 from django.core.cache import cache
 
 
+def cache_empty() -> None:
+    """Empty this run's keys only (django-redis would otherwise flush the whole Redis database)."""
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Each test starts with a cold configuration cache and fresh rate-limit counters."""
-    cache.clear()
+    cache_empty()
     yield
-    cache.clear()
+    cache_empty()
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ def free_port() -> int:
 class LiveService:
     def __init__(self, serve_args: tuple[str, ...] = (), **env):
         self.serve_args = serve_args
+        self.pg_database: str | None = None  # set by _database_url when running on PostgreSQL
         self.var_dir = Path(tempfile.mkdtemp(prefix="signal-e2e-"))
         self.port = free_port()
         self.env = {
@@ -40,6 +41,7 @@ class LiveService:
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
             "SIGNAL_VAR_DIR": str(self.var_dir),
             "DATABASE_URL": self._database_url(),
+            "CACHE_KEY_PREFIX": f"signal-e2e-{uuid.uuid4().hex[:8]}",
             "WEB_CONCURRENCY": "2",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
@@ -51,14 +53,18 @@ class LiveService:
     def _database_url(self) -> str:
         base = os.environ.get("DATABASE_URL", "")
         if base.startswith(("postgres://", "postgresql://")):
-            name = f"signal_e2e_{uuid.uuid4().hex[:10]}"
-            admin_url = base.rsplit("/", 1)[0] + "/postgres"
-            import psycopg
-
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            return base.rsplit("/", 1)[0] + "/" + name
+            self.pg_database = f"signal_e2e_{uuid.uuid4().hex[:10]}"
+            self._pg_execute(f'CREATE DATABASE "{self.pg_database}"')
+            return base.rsplit("/", 1)[0] + "/" + self.pg_database
         return f"sqlite:///{self.var_dir / 'db.sqlite3'}"
+
+    @staticmethod
+    def _pg_execute(statement: str) -> None:
+        import psycopg
+
+        admin_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(statement)
 
     def manage(self, *args: str, input: str | None = None) -> str:
         result = subprocess.run(
@@ -113,6 +119,13 @@ class LiveService:
         return descendants(self.process.pid) if self.process else []
 
     def stop(self, timeout: float = 30) -> int | None:
+        code = self._stop_processes(timeout)
+        if self.pg_database:
+            self._pg_execute(f'DROP DATABASE IF EXISTS "{self.pg_database}" WITH (FORCE)')
+            self.pg_database = None
+        return code
+
+    def _stop_processes(self, timeout: float) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else None
         spawned = self.children()

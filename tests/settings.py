@@ -5,12 +5,15 @@ DATABASE_URL and REDIS_URL are honoured, so CI runs the same suite on PostgreSQL
 
 import os
 import tempfile
+import uuid
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-not-for-production")
 os.environ["DJANGO_DEBUG"] = "false"
 os.environ.setdefault("PROCESS_API_TOKEN", "test-token,rotated-token")
 os.environ["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = "true"
 os.environ.setdefault("SIGNAL_VAR_DIR", tempfile.mkdtemp(prefix="signal-tests-"))
+# Own Redis key space per test run, so clearing it never touches a live service's cache.
+os.environ.setdefault("CACHE_KEY_PREFIX", f"signal-tests-{uuid.uuid4().hex[:8]}")
 
 from signal_server.settings import *  # noqa: E402,F403
 

@@ -1,0 +1,580 @@
+"""Translation of the legacy Flask app's stored configuration into a version-1 config document.
+
+The legacy app kept four JSON documents (`webhook_config`, `routing_rules`, `processing_prefs`,
+`runtime_flags`; see shared/reference/legacy-config-routing.md §2-§5). `legacy_config_translate` maps
+them onto the document `config_import` applies, so validation is the same as for any import, and
+explains every value it mapped, left out, or whose behaviour differs here.
+"""
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ingress.windows import time_parse
+from webhooks.validators import WEEKDAYS
+
+LEGACY_DOCUMENTS = ("webhook_config", "routing_rules", "processing_prefs", "runtime_flags")
+DEFAULT_ENDPOINT_NAME = "default"
+
+MAPPED, NOT_MAPPED, REVIEW = "mapped", "not mapped", "review"
+
+WEBHOOK_CONFIG_IGNORED = {
+    "_updated_at": "a save timestamp; the models keep their own",
+    "global_time_start": "the legacy dashboard's second window, never enforced on the Gmail path",
+    "global_time_end": "the legacy dashboard's second window, never enforced on the Gmail path",
+    "recadrage_webhook_url": "obsolete; nothing in the legacy app read it",
+    "autorepondeur_webhook_url": "obsolete; nothing in the legacy app read it",
+    "polling_enabled": "obsolete IMAP polling switch",
+}
+PREFS_UNUSED = {
+    "exclude_keywords": "stored but never applied by the legacy app",
+    "exclude_keywords_recadrage": "stored but never applied by the legacy app",
+    "exclude_keywords_autorepondeur": "only read by dead legacy code",
+    "require_attachments": "stored but never applied by the legacy app",
+    "max_email_size_mb": "never applied by the legacy app; INGRESS_MAX_BYTES bounds pushes here",
+    "sender_priority": "stored but never applied by the legacy app",
+    "notify_on_failure": "a UI-only switch in the legacy app",
+    "mirror_media_to_custom": "stored but never applied by the legacy app",
+    "rate_limit_per_hour": (
+        "inert in the legacy app (its rate limiter was never called correctly); the per-sender limit "
+        "rate_limit_per_sender_per_hour is set in admin"
+    ),
+}
+LEGACY_DEFAULT_RULE_NAMES = {"webhook par défaut (backend)", "webhook par defaut (backend)"}
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off", ""}
+_MAKE_ALIAS = re.compile(r"^([A-Za-z0-9_-]+)@(hook\.(?:eu|us)\d+\.make\.com)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class MappingNote:
+    kind: str  # mapped | not mapped | review
+    source: str  # where in the legacy documents, e.g. "webhook_config.webhook_url"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}"
+
+
+def url_mask(url: str) -> str:
+    """Scheme and host only: legacy URLs often carry their token in the path (Make.com hooks)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    if not parts.scheme or not parts.hostname:
+        return "***"
+    base = f"{parts.scheme}://{parts.hostname}"
+    return f"{base}/***" if parts.path.strip("/") or parts.query else base
+
+
+def make_url_normalise(value: str) -> str | None:
+    """The legacy forms of a webhook target as a URL: `https://…` as is, `token@hook.eu2.make.com`, a bare token.
+
+    Every Make.com region is understood (the legacy app knew only eu2); anything else is None.
+    """
+    value = value.strip()
+    if not value:
+        return None
+    if value.lower().startswith(("https://", "http://")):
+        return value
+    alias = _MAKE_ALIAS.match(value)
+    if alias:
+        return f"https://{alias.group(2).lower()}/{alias.group(1)}"
+    if not any(c in value for c in "/ @"):
+        return f"https://hook.eu2.make.com/{value}"
+    return None
+
+
+class _Translation:
+    def __init__(self, default_endpoint_name: str, rules_active: bool):
+        self.default_name = default_endpoint_name
+        self.rules_active = rules_active
+        self.notes: list[MappingNote] = []
+        self.settings: dict = {}
+        self.flags: dict = {}
+        self.default_endpoint: dict | None = None
+        self.default_url: str | None = None
+        # Delivery options the legacy app applied to every send, default target and rule targets alike.
+        self.delivery = {
+            "delivery_mode": "json",
+            "fallback_on_415": True,
+            "verify_tls": True,
+            "success_requires_json": True,
+        }
+        self.rule_endpoints: dict[str, dict] = {}  # url -> endpoint entry
+        self.rules: list[dict] | None = None
+
+    def note(self, kind: str, source: str, message: str) -> None:
+        self.notes.append(MappingNote(kind, source, message))
+
+    def boolean(self, value, source: str) -> bool | None:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            parsed = value.strip().lower() in _TRUE
+            self.note(
+                REVIEW,
+                source,
+                f"stored as the string {value!r}, read as {str(parsed).lower()}; the legacy app treated any "
+                "non-empty string as true",
+            )
+            return parsed
+        self.note(NOT_MAPPED, source, f"{value!r} is not a boolean")
+        return None
+
+    def integer(self, value, source: str, low: int, high: int) -> int | None:
+        number = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            number = int(value.strip())
+        if number is None or not low <= number <= high:
+            self.note(NOT_MAPPED, source, f"{value!r} is not a whole number between {low} and {high}")
+            return None
+        return number
+
+
+def legacy_config_translate(
+    docs: dict, *, default_endpoint_name: str = DEFAULT_ENDPOINT_NAME, rules_active: bool = True
+) -> tuple[dict, list[MappingNote]]:
+    """Map the legacy documents present in `docs` onto a version-1 config document.
+
+    Sections come only from the documents given, so everything else stays as it is. The default
+    endpoint is `default_endpoint_name`; with no usable legacy `webhook_url` its entry carries no
+    `url` and an existing endpoint of that name keeps its own. `rules_active=False` imports the rules
+    switched off, for review in admin first (the legacy Gmail path never applied them).
+    """
+    t = _Translation(default_endpoint_name, rules_active)
+    for name in docs:
+        if name not in LEGACY_DOCUMENTS:
+            t.note(NOT_MAPPED, name, f"not a legacy configuration document ({', '.join(LEGACY_DOCUMENTS)})")
+    documents = {}
+    for name in LEGACY_DOCUMENTS:
+        if name not in docs:
+            continue
+        # routing_rules was sometimes stored as the bare list of rules.
+        if isinstance(docs[name], dict) or (name == "routing_rules" and isinstance(docs[name], list)):
+            documents[name] = docs[name]
+        else:
+            t.note(NOT_MAPPED, name, "not a JSON object")
+    if "processing_prefs" in documents:
+        _processing_prefs(t, documents["processing_prefs"])
+    if "webhook_config" in documents:
+        _webhook_config(t, documents["webhook_config"])
+    if "runtime_flags" in documents:
+        _runtime_flags(t, documents["runtime_flags"])
+    if "routing_rules" in documents:
+        _routing_rules(t, documents["routing_rules"])
+    return _document(t), t.notes
+
+
+def _document(t: _Translation) -> dict:
+    document: dict = {"version": 1}
+    if t.settings:
+        document["settings"] = t.settings
+    if t.flags:
+        document["flags"] = t.flags
+    timeout = t.delivery.get("timeout_seconds")
+    if t.default_endpoint is not None or t.rule_endpoints:
+        default = t.default_endpoint or {"name": t.default_name, "is_default": True, "is_active": True}
+        if timeout is not None:
+            default["timeout_seconds"] = timeout
+        document["endpoints"] = [default, *t.rule_endpoints.values()]
+        if timeout is not None:
+            names = ", ".join(e["name"] for e in document["endpoints"])
+            t.note(MAPPED, "processing_prefs.webhook_timeout_sec", f"timeout_seconds = {timeout} on endpoints {names}")
+    elif timeout is not None:
+        t.note(
+            NOT_MAPPED,
+            "processing_prefs.webhook_timeout_sec",
+            "applies to the endpoints imported from webhook_config or routing_rules; none were given, so endpoint "
+            "timeouts are unchanged",
+        )
+    if t.rules is not None:
+        document["rules"] = t.rules
+    return document
+
+
+def _processing_prefs(t: _Translation, prefs: dict) -> None:
+    # Absent keys take the legacy defaults (retry_count 0, retry_delay_sec 2, webhook_timeout_sec 30).
+    count = t.integer(prefs.get("retry_count", 0), "processing_prefs.retry_count", 0, 10)
+    delay = t.integer(prefs.get("retry_delay_sec", 2), "processing_prefs.retry_delay_sec", 0, 600)
+    if count is not None and delay is not None:
+        schedule = [0] + [delay] * count
+        t.settings["retry_schedule_seconds"] = schedule
+        t.note(
+            MAPPED,
+            "processing_prefs.retry_count, retry_delay_sec",
+            f"settings.retry_schedule_seconds = {schedule} ({count + 1} attempt(s), {delay} s apart)",
+        )
+        t.note(
+            REVIEW,
+            "processing_prefs.retry_count",
+            "the legacy app retried only network errors and HTTP 415; here 408, 425, 429 and 5xx answers are "
+            "retried too, with ±20 % jitter"
+            + ("; with a single attempt a receiver outage fails the delivery at once (the default schedule "
+               "retries for about a day)" if count == 0 else ""),
+        )
+    timeout = t.integer(prefs.get("webhook_timeout_sec", 30), "processing_prefs.webhook_timeout_sec", 1, 300)
+    if timeout is not None:
+        t.delivery["timeout_seconds"] = timeout  # noted in _document, once the endpoints are known
+    for key, value in prefs.items():
+        if key in PREFS_UNUSED:
+            t.note(NOT_MAPPED, f"processing_prefs.{key}", PREFS_UNUSED[key])
+        elif key not in ("retry_count", "retry_delay_sec", "webhook_timeout_sec"):
+            t.note(NOT_MAPPED, f"processing_prefs.{key}", "unknown key")
+
+
+def _webhook_config(t: _Translation, config: dict) -> None:
+    source = "webhook_config"
+    for key, why in WEBHOOK_CONFIG_IGNORED.items():
+        if key in config:
+            t.note(NOT_MAPPED, f"{source}.{key}", why)
+    known = set(WEBHOOK_CONFIG_IGNORED) | {
+        "webhook_url", "webhook_ssl_verify", "webhook_sending_enabled", "webhook_delivery_mode",
+        "webhook_fallback_on_415", "webhook_time_start", "webhook_time_end", "absence_pause_enabled",
+        "absence_pause_days",
+    }
+    for key in config:
+        if key not in known:
+            t.note(NOT_MAPPED, f"{source}.{key}", "unknown key")
+
+    if "webhook_sending_enabled" in config:
+        enabled = t.boolean(config["webhook_sending_enabled"], f"{source}.webhook_sending_enabled")
+        if enabled is not None:
+            t.settings["sending_enabled"] = enabled
+            t.note(MAPPED, f"{source}.webhook_sending_enabled", f"settings.sending_enabled = {str(enabled).lower()}")
+    else:
+        t.note(
+            NOT_MAPPED,
+            f"{source}.webhook_sending_enabled",
+            "absent: the legacy app used its WEBHOOK_SENDING_ENABLED variable; the sending switch is unchanged",
+        )
+    _window(t, config)
+    _absence(t, config)
+    _default_endpoint(t, config)
+
+
+def _window(t: _Translation, config: dict) -> None:
+    source = "webhook_config.webhook_time_start/end"
+    start, end = config.get("webhook_time_start") or "", config.get("webhook_time_end") or ""
+    if not isinstance(start, str) or not isinstance(end, str):
+        t.note(NOT_MAPPED, source, "not strings; the time window is unchanged")
+        return
+    start, end = start.strip(), end.strip()
+    env_hint = "if the legacy app had WEBHOOKS_TIME_START/END in its environment, that window applied: set it in admin"
+    if not start and not end:
+        t.settings.update(window_start=None, window_end=None)
+        t.note(MAPPED, source, f"no window (settings.window_start/end = null); {env_hint}")
+        return
+    start_t, end_t = time_parse(start), time_parse(end)
+    if start_t is None or end_t is None:
+        t.settings.update(window_start=None, window_end=None)
+        t.note(
+            REVIEW,
+            source,
+            f"{start!r} to {end!r} is not a complete HHhMM/HH:MM window, which the legacy app ignored: "
+            f"imported as no window; {env_hint}",
+        )
+        return
+    if start_t == end_t:
+        t.note(
+            NOT_MAPPED,
+            source,
+            f"start equals end ({start}): the legacy app then never sent anything; such a window is refused here, "
+            "the window is unchanged (use the sending switch to stop sending)",
+        )
+        return
+    # The strings travel verbatim into payloads (webhooks_time_start/end), as in the legacy app.
+    t.settings.update(window_start=start, window_end=end)
+    t.note(MAPPED, source, f"settings.window_start/end = {start} to {end}")
+    t.note(
+        REVIEW,
+        source,
+        "the window is evaluated in settings.time_zone (the legacy app used POLLING_TIMEZONE, default "
+        "Europe/Paris); check it in admin",
+    )
+
+
+def _absence(t: _Translation, config: dict) -> None:
+    source = "webhook_config.absence_pause_enabled/days"
+    if "absence_pause_enabled" not in config and "absence_pause_days" not in config:
+        return
+    enabled = t.boolean(config.get("absence_pause_enabled", False), "webhook_config.absence_pause_enabled")
+    raw_days = config.get("absence_pause_days", [])
+    if not isinstance(raw_days, list):
+        t.note(NOT_MAPPED, "webhook_config.absence_pause_days", "not a list; absence is unchanged")
+        return
+    days, dropped = [], []
+    for day in raw_days:
+        name = day.strip().lower() if isinstance(day, str) else None
+        if name in WEEKDAYS:
+            if name not in days:
+                days.append(name)
+        else:
+            dropped.append(day)
+    if dropped:
+        message = f"not weekday names, dropped (they never matched): {dropped!r}"
+        t.note(NOT_MAPPED, "webhook_config.absence_pause_days", message)
+    if enabled is None:
+        return
+    if enabled and not days:
+        enabled = False
+        t.note(REVIEW, source, "enabled without any valid day: the legacy app never paused, so absence is imported off")
+    t.settings.update(absence_enabled=enabled, absence_days=days)
+    t.note(MAPPED, source, f"settings.absence_enabled = {str(enabled).lower()}, absence_days = {days}")
+    if enabled:
+        t.note(
+            REVIEW,
+            source,
+            "absence days are now judged in settings.time_zone; the legacy app used the server's zone (usually UTC)",
+        )
+
+
+def _default_endpoint(t: _Translation, config: dict) -> None:
+    source = "webhook_config"
+    endpoint: dict = {"name": t.default_name, "is_default": True, "is_active": True}
+    url = config.get("webhook_url")
+    if isinstance(url, str) and url.strip():
+        normalised = make_url_normalise(url)
+        if normalised is None:
+            t.note(NOT_MAPPED, f"{source}.webhook_url", f"{url_mask(url)} is neither a URL nor a Make.com token")
+        else:
+            endpoint["url"] = t.default_url = normalised
+            shorthand = "" if normalised == url.strip() else " (Make.com shorthand expanded)"
+            target = f"endpoints['{t.default_name}'].url = {url_mask(normalised)}{shorthand}"
+            t.note(MAPPED, f"{source}.webhook_url", target)
+    elif url is None or isinstance(url, str):
+        t.note(
+            NOT_MAPPED,
+            f"{source}.webhook_url",
+            f"empty: the legacy app fell back to its WEBHOOK_URL variable; endpoint '{t.default_name}' keeps its "
+            "current URL (the import fails if it does not exist yet)",
+        )
+    else:
+        t.note(NOT_MAPPED, f"{source}.webhook_url", "not a string")
+
+    if "webhook_ssl_verify" in config:
+        verify = t.boolean(config["webhook_ssl_verify"], f"{source}.webhook_ssl_verify")
+        if verify is not None:
+            t.delivery["verify_tls"] = verify
+    mode = config.get("webhook_delivery_mode", "json")
+    mode_name = mode.strip().lower() if isinstance(mode, str) else None
+    if mode_name == "form":
+        t.delivery["delivery_mode"] = "legacy_form_header"
+    elif mode_name != "json":
+        t.note(
+            REVIEW, f"{source}.webhook_delivery_mode", f"{mode!r} is neither json nor form; the legacy app sent json"
+        )
+    if "webhook_fallback_on_415" in config:
+        fallback = t.boolean(config["webhook_fallback_on_415"], f"{source}.webhook_fallback_on_415")
+        if fallback is not None:
+            t.delivery["fallback_on_415"] = fallback
+    endpoint.update(t.delivery)
+    t.default_endpoint = endpoint
+    options = ", ".join(f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in t.delivery.items())
+    options_source = f"{source}.webhook_ssl_verify/delivery_mode/fallback_on_415"
+    t.note(MAPPED, options_source, f"endpoints['{t.default_name}']: {options}")
+    t.note(
+        REVIEW,
+        f"endpoints['{t.default_name}'].success_requires_json",
+        'on, as the legacy app counted a send as done only on HTTP 200 with JSON "success": true; switch it off '
+        "in admin if the receiver answers 2xx without that body",
+    )
+
+
+def _runtime_flags(t: _Translation, flags: dict) -> None:
+    source = "runtime_flags"
+    for key, value in flags.items():
+        if key == "gmail_ingress_enabled":
+            parsed = t.boolean(value, f"{source}.{key}")
+            if parsed is not None:
+                t.flags["ingress_enabled"] = parsed
+                t.note(MAPPED, f"{source}.{key}", f"flags.ingress_enabled = {str(parsed).lower()}")
+        elif key == "allow_custom_webhook_without_links":
+            parsed = t.boolean(value, f"{source}.{key}")
+            if parsed is not None:
+                t.flags["allow_without_links"] = parsed
+                t.note(MAPPED, f"{source}.{key}", f"flags.allow_without_links = {str(parsed).lower()}")
+        elif key == "disable_email_id_dedup":
+            parsed = t.boolean(value, f"{source}.{key}")
+            if parsed is not None:
+                t.flags["email_id_dedup_enabled"] = not parsed
+                target = f"flags.email_id_dedup_enabled = {str(not parsed).lower()} (inverted)"
+                t.note(MAPPED, f"{source}.{key}", target)
+                if parsed:
+                    t.note(
+                        REVIEW,
+                        f"{source}.{key}",
+                        "the legacy app ignored this flag (DISABLE_EMAIL_ID_DEDUP decided); here it switches "
+                        "deduplication off, so every re-push is delivered again",
+                    )
+        else:
+            t.note(NOT_MAPPED, f"{source}.{key}", "unknown flag")
+
+
+def _routing_rules(t: _Translation, document) -> None:
+    source = "routing_rules"
+    if isinstance(document, dict):
+        for key in document:
+            if key not in ("rules", "_updated_at"):
+                t.note(NOT_MAPPED, f"{source}.{key}", "unknown key")
+        rules = document.get("rules")
+    else:
+        rules = document
+    if not isinstance(rules, list):
+        t.note(NOT_MAPPED, f"{source}.rules", "not a list; routing rules are unchanged")
+        return
+    t.rules = []
+    invalid = []
+    for index, rule in enumerate(rules):
+        path = f"{source}.rules[{index}]"
+        translated = _rule(t, rule, index, path)
+        if translated is None:
+            invalid.append(path)
+        elif translated:
+            t.rules.append(translated)
+    if invalid:
+        t.note(
+            REVIEW,
+            source,
+            f"the legacy app discarded the whole list when any stored rule was invalid ({', '.join(invalid)}), "
+            "so no rule was in effect there; the valid rules are imported",
+        )
+    if not t.rules:
+        t.note(MAPPED, source, "no routing rules: existing rules are removed")
+        return
+    t.note(
+        MAPPED,
+        source,
+        f"{len(t.rules)} rule(s) in the same order, all conditions required (match = all)"
+        + ("" if t.rules_active else ", imported switched off (is_active = false) for review"),
+    )
+    if any("id" in r for r in rules if isinstance(r, dict)):
+        t.note(NOT_MAPPED, f"{source}.rules[].id", "legacy rule ids are not kept; rules are ordered as listed")
+    t.note(
+        REVIEW,
+        source,
+        "the legacy Gmail push path never evaluated routing rules (only the old IMAP poller did); here they "
+        "apply to every pushed e-mail"
+        + ("" if t.rules_active else " once switched on")
+        + ". Try them on admin's test page",
+    )
+    non_stop = [r["name"] for r in t.rules[:-1] if not r["stop_processing"]]
+    if non_stop:
+        t.note(
+            REVIEW,
+            source,
+            "the legacy app fired only the first matching rule; here every matching rule adds its endpoint until "
+            f"one stops processing, so an e-mail matching {', '.join(repr(n) for n in non_stop)} and a later rule "
+            "now goes to both",
+        )
+    body_rules = [r["name"] for r in t.rules if any(c["field"] == "body" for c in r["conditions"])]
+    if body_rules:
+        t.note(
+            REVIEW,
+            source,
+            f"body conditions ({', '.join(repr(n) for n in body_rules)}) now test the text view of the HTML body "
+            "(tags and link targets dropped, accents folded when not case-sensitive); a condition on a link URL "
+            "found only in an href no longer matches",
+        )
+    if any(c["field"] == "sender" for r in t.rules for c in r["conditions"]):
+        t.note(
+            REVIEW,
+            source,
+            "the legacy app tested sender conditions against the bare lower-cased address; check 'equals' and "
+            "anchored regex sender conditions on admin's test page",
+        )
+
+
+def _rule(t: _Translation, rule, index: int, path: str) -> dict | None:
+    """The translated rule, {} for a rule deliberately skipped, None for an invalid one (noted)."""
+    if not isinstance(rule, dict):
+        t.note(NOT_MAPPED, path, "not an object")
+        return None
+    name = rule.get("name", f"Rule {index + 1}")
+    if not isinstance(name, str) or not name.strip():
+        t.note(NOT_MAPPED, path, "a rule needs a name")
+        return None
+    name = name.strip()
+    if rule.get("id") == "backend-default" or name.lower() in LEGACY_DEFAULT_RULE_NAMES:
+        message = f"'{name}' is the legacy placeholder for the default webhook, which the default endpoint covers"
+        t.note(NOT_MAPPED, path, message)
+        return {}
+    conditions = rule.get("conditions")
+    if not isinstance(conditions, list) or not conditions:
+        t.note(NOT_MAPPED, path, f"'{name}' has no conditions")
+        return None
+    translated_conditions = []
+    for c_index, condition in enumerate(conditions):
+        translated = _condition(t, condition, f"{path}.conditions[{c_index}]")
+        if translated is None:
+            return None
+        translated_conditions.append(translated)
+    actions = rule.get("actions")
+    if not isinstance(actions, dict):
+        t.note(NOT_MAPPED, path, f"'{name}' has no actions object")
+        return None
+    url = actions.get("webhook_url")
+    normalised = make_url_normalise(url) if isinstance(url, str) else None
+    if normalised is None or not normalised.lower().startswith("https://"):
+        t.note(NOT_MAPPED, f"{path}.actions.webhook_url", f"'{name}' has no https webhook URL or Make.com token")
+        return None
+    priority = actions.get("priority", "normal")
+    priority = priority.strip().lower() if isinstance(priority, str) else priority
+    if priority not in ("normal", "high"):
+        t.note(NOT_MAPPED, f"{path}.actions.priority", f"{priority!r} is neither normal nor high")
+        return None
+    stop = t.boolean(actions.get("stop_processing", False), f"{path}.actions.stop_processing")
+    if stop is None:
+        return None
+    endpoint = _rule_endpoint(t, name, normalised, f"{path}.actions.webhook_url")
+    return {
+        "name": name,
+        "is_active": t.rules_active,
+        "match": "all",
+        "conditions": translated_conditions,
+        "endpoint": endpoint,
+        "priority": priority,
+        "stop_processing": stop,
+    }
+
+
+def _condition(t: _Translation, condition, path: str) -> dict | None:
+    if not isinstance(condition, dict):
+        t.note(NOT_MAPPED, path, "not an object; the rule is skipped")
+        return None
+    field = str(condition.get("field", "")).strip().lower()
+    operator = str(condition.get("operator", "")).strip().lower()
+    value = condition.get("value")
+    value = "" if value is None else str(value).strip()
+    if field not in ("sender", "subject", "body") or operator not in ("contains", "equals", "regex") or not value:
+        t.note(NOT_MAPPED, path, f"invalid condition {condition!r}; the rule is skipped")
+        return None
+    case_sensitive = t.boolean(condition.get("case_sensitive", False), f"{path}.case_sensitive")
+    if case_sensitive is None:
+        return None
+    return {"field": field, "operator": operator, "value": value, "case_sensitive": case_sensitive}
+
+
+def _rule_endpoint(t: _Translation, rule_name: str, url: str, source: str) -> str:
+    """The endpoint a rule targets: the default one for the same URL, else one per URL named after its first rule."""
+    if url == t.default_url:
+        message = f"same URL as the default webhook: rule '{rule_name}' targets endpoints['{t.default_name}']"
+        t.note(MAPPED, source, message)
+        return t.default_name
+    if url in t.rule_endpoints:
+        return t.rule_endpoints[url]["name"]
+    taken = {t.default_name} | {e["name"] for e in t.rule_endpoints.values()}
+    name, suffix = rule_name[:100], 2
+    while name in taken:
+        name = f"{rule_name[:90]} ({suffix})"
+        suffix += 1
+    t.rule_endpoints[url] = {"name": name, "url": url, "is_default": False, "is_active": True, **t.delivery}
+    t.note(MAPPED, source, f"endpoints['{name}'].url = {url_mask(url)}, same delivery options as the default")
+    return name

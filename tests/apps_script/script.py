@@ -1,0 +1,67 @@
+"""Runs apps_script/Code.gs under Node.js (tests/apps_script/harness.js) against a mailbox scenario."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+HARNESS = Path(__file__).with_name("harness.js")
+LABEL = "A_TRANSFERER_WEBHOOK"
+DROPBOX = "https://www.dropbox.com/scl/fo/abc123/def?rlkey=xyz&dl=0"
+
+
+def node_path() -> str:
+    node = shutil.which("node")
+    if not node:
+        pytest.fail("Node.js is required to run the Apps Script tests: install it (apt-get install nodejs).")
+    return node
+
+
+def script_run(scenario: dict, timeout: float = 120) -> dict:
+    """One run of the script; returns the scenario as the script left it, with `requests` and `logs`."""
+    result = subprocess.run(
+        [node_path(), str(HARNESS)], input=json.dumps(scenario), capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"harness failed ({result.returncode}):\n{result.stderr}")
+    state = json.loads(result.stdout)
+    assert "error" not in state, f"Code.gs raised: {state['error']}\nlogs: {state['logs']}"
+    return state
+
+
+def message(message_id: str, subject: str, *, unread: bool = True, link: bool = True, **overrides) -> dict:
+    body = f'<div dir="ltr">Bonjour, {subject} : <a href="{DROPBOX.replace("&", "&amp;")}">fichiers</a></div>'
+    values = {
+        "id": message_id,
+        "from": "Technique <technique@media-solution.fr>",
+        "subject": subject,
+        "date": "2026-04-10T09:54:38.000Z",
+        "body": body if link else f"<p>{subject}</p>",
+        "plainBody": f"Bonjour, {subject} : fichiers " + "x" * 300,
+        "unread": unread,
+    }
+    values.update(overrides)
+    return values
+
+
+def thread(thread_id: str, *messages: dict, labelled: bool = True) -> dict:
+    return {"id": thread_id, "labels": [LABEL] if labelled else [], "messages": list(messages)}
+
+
+def mailbox(properties: dict, *threads: dict, call: str = "processWebhookTransfer") -> dict:
+    return {"call": call, "properties": properties, "labels": [LABEL], "threads": list(threads), "triggers": []}
+
+
+def relabel(state: dict, *thread_ids: str) -> dict:
+    """The state for the next run, with the label put back on these threads (as a user would)."""
+    again = {k: v for k, v in state.items() if k not in ("requests", "logs")}
+    for t in again["threads"]:
+        if t["id"] in thread_ids and LABEL not in t["labels"]:
+            t["labels"].append(LABEL)
+    return again
+
+
+def labels_of(state: dict, thread_id: str) -> list[str]:
+    return next(t["labels"] for t in state["threads"] if t["id"] == thread_id)

@@ -1,0 +1,191 @@
+"""apps_script/Code.gs run under Node.js against the real service and a real receiver (SPEC §10).
+
+The service requires signed requests (INGRESS_HMAC_SECRET), so every delivery below also proves the
+script's HMAC and its hex encoding of Apps Script's signed bytes.
+"""
+
+import hashlib
+import json
+import time
+import uuid
+
+import pytest
+
+from tests.apps_script.script import LABEL, labels_of, mailbox, message, relabel, script_run, thread
+from tests.receiver import Receiver
+from tests.service import TOKEN, LiveService, free_port
+
+pytestmark = pytest.mark.e2e
+
+HMAC_SECRET = "apps-script-hmac-secret"
+
+
+@pytest.fixture(scope="module")
+def receiver_live():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def service(receiver_live):
+    live = LiveService(WEBHOOK_URL=receiver_live.url("/hook"), INGRESS_HMAC_SECRET=HMAC_SECRET).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def properties(service):
+    return {"SIGNAL_SERVER_URL": service.url(""), "PROCESS_API_TOKEN": TOKEN, "INGRESS_HMAC_SECRET": HMAC_SECRET}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def delivered(receiver_live, message_ids: list[str], timeout: float = 15) -> list[dict]:
+    """Payloads the receiver got for these Gmail message ids (the e-mail id is their md5)."""
+    wanted = {hashlib.md5(m.encode()).hexdigest() for m in message_ids}
+    deadline = time.monotonic() + timeout
+    while True:
+        got = [r.json() for r in receiver_live.wait_for(0, timeout=0) if r.json().get("email_id") in wanted]
+        if len(got) >= len(wanted) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def test_labelled_unread_messages_are_delivered_and_the_label_removed(service, receiver_live, properties):
+    first, second, read = unique("m"), unique("m"), unique("m")
+    scenario = mailbox(
+        properties,
+        thread("t1", message(first, "Lot 1"), message(read, "Déjà lu", unread=False), message(second, "Lot 2")),
+        thread("t2", message(unique("m"), "Pas d'étiquette"), labelled=False),
+    )
+
+    state = script_run(scenario)
+
+    assert [json.loads(r["body"])["message_id"] for r in state["requests"]] == [first, second]
+    assert [r["code"] for r in state["requests"]] == [200, 200]
+    assert labels_of(state, "t1") == []
+    assert labels_of(state, "t2") == []
+    payloads = delivered(receiver_live, [first, second])
+    assert sorted(p["subject"] for p in payloads) == ["Lot 1", "Lot 2"]
+    assert not delivered(receiver_live, [read], timeout=0)
+
+
+def test_each_request_carries_the_gmail_fields_token_source_and_signature(service, properties):
+    message_id = unique("m")
+    state = script_run(mailbox(properties, thread("t1", message(message_id, "Champs"))))
+
+    request = state["requests"][0]
+    assert request["code"] == 200, request.get("response")
+    sent = json.loads(request["body"])
+    assert request["url"] == service.url("/api/ingress/gmail")
+    assert set(sent) == {"sender", "subject", "date", "body", "snippet", "message_id"}
+    assert sent["sender"] == "Technique <technique@media-solution.fr>"
+    assert sent["date"] == "2026-04-10T09:54:38.000Z"
+    assert sent["message_id"] == message_id
+    assert "<a href=" in sent["body"]
+    assert len(sent["snippet"]) == 200
+    assert request["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert request["headers"]["X-Source"] == "GoogleAppsScript"
+    assert request["headers"]["X-Signature"].startswith("sha256=")
+    assert json.loads(request["response"])["status"] == "processed"
+
+
+def test_a_rerun_of_a_relabelled_thread_delivers_nothing_twice(service, receiver_live, properties):
+    message_id = unique("m")
+    first = script_run(mailbox(properties, thread("t1", message(message_id, "Une fois"))))
+    assert len(delivered(receiver_live, [message_id])) == 1
+
+    second = script_run(relabel(first, "t1"))
+
+    assert [json.loads(r["response"])["status"] for r in second["requests"]] == ["already_processed"]
+    assert labels_of(second, "t1") == []
+    time.sleep(1)
+    assert len(delivered(receiver_live, [message_id], timeout=0)) == 1
+
+
+def test_a_409_keeps_the_label_and_the_next_run_delivers(service, receiver_live, properties):
+    message_id = unique("m")
+    scenario = mailbox(properties, thread("t1", message(message_id, "Ingress coupé")))
+    service.shell("from ingress.models import RuntimeFlags; f = RuntimeFlags.load(); f.ingress_enabled = False; f.save()")
+    try:
+        refused = script_run(scenario)
+    finally:
+        service.shell("from ingress.models import RuntimeFlags; f = RuntimeFlags.load(); f.ingress_enabled = True; f.save()")
+
+    assert [r["code"] for r in refused["requests"]] == [409]
+    assert labels_of(refused, "t1") == [LABEL]
+    assert any("HTTP 409 Gmail ingress disabled" in line for line in refused["logs"])
+    assert not delivered(receiver_live, [message_id], timeout=1)
+
+    retried = script_run(relabel(refused, "t1"))
+
+    assert [r["code"] for r in retried["requests"]] == [200]
+    assert labels_of(retried, "t1") == []
+    assert len(delivered(receiver_live, [message_id])) == 1
+
+
+def test_a_thread_is_kept_when_only_some_of_its_messages_got_a_200(service, receiver_live, properties):
+    good, empty = unique("m"), unique("m")
+    scenario = mailbox(
+        properties,
+        thread("t1", message(good, "Bon"), message(empty, "Sans corps", body="")),
+    )
+
+    state = script_run(scenario)
+
+    assert [r["code"] for r in state["requests"]] == [200, 400]
+    assert labels_of(state, "t1") == [LABEL]
+    assert len(delivered(receiver_live, [good])) == 1
+
+
+def test_a_network_error_keeps_the_label(properties):
+    unreachable = {**properties, "SIGNAL_SERVER_URL": f"http://127.0.0.1:{free_port()}"}
+    state = script_run(mailbox(unreachable, thread("t1", message(unique("m"), "Réseau"))))
+
+    assert "error" in state["requests"][0]
+    assert labels_of(state, "t1") == [LABEL]
+    assert any("not sent, label kept" in line for line in state["logs"])
+
+
+def test_unsigned_pushes_are_refused_and_the_run_stops_at_the_first_401(service, properties):
+    unsigned = {k: v for k, v in properties.items() if k != "INGRESS_HMAC_SECRET"}
+    state = script_run(
+        mailbox(unsigned, thread("t1", message(unique("m"), "A")), thread("t2", message(unique("m"), "B")))
+    )
+
+    assert [r["code"] for r in state["requests"]] == [401]
+    assert labels_of(state, "t1") == labels_of(state, "t2") == [LABEL]
+    assert any("401" in line and "script properties" in line for line in state["logs"])
+
+
+def test_missing_properties_or_label_send_nothing(properties):
+    no_token = script_run(mailbox({"SIGNAL_SERVER_URL": properties["SIGNAL_SERVER_URL"]}, thread("t1", message("m", "x"))))
+    other_label = script_run(mailbox({**properties, "GMAIL_LABEL": "AUTRE"}, thread("t1", message("m", "x"))))
+
+    assert no_token["requests"] == [] and other_label["requests"] == []
+    assert labels_of(no_token, "t1") == [LABEL]
+    assert any("PROCESS_API_TOKEN" in line for line in no_token["logs"])
+    assert any('"AUTRE" not found' in line for line in other_label["logs"])
+
+
+def test_threads_per_run_bounds_one_run(service, properties):
+    threads = [thread(f"t{i}", message(unique("m"), f"Lot {i}")) for i in range(3)]
+    state = script_run(mailbox({**properties, "THREADS_PER_RUN": "2"}, *threads))
+
+    assert len(state["requests"]) == 2
+    assert [labels_of(state, f"t{i}") for i in range(3)] == [[], [], [LABEL]]
+
+
+def test_install_trigger_replaces_the_previous_trigger():
+    scenario = {**mailbox({"TRIGGER_MINUTES": "10"}, call="installTrigger")}
+    scenario["triggers"] = [{"handler": "processWebhookTransfer", "everyMinutes": 5}, {"handler": "other", "everyMinutes": 1}]
+
+    state = script_run(scenario)
+
+    assert state["triggers"] == [
+        {"handler": "other", "everyMinutes": 1},
+        {"handler": "processWebhookTransfer", "everyMinutes": 10},
+    ]
