@@ -16,7 +16,7 @@ from ingress.models import InboundEmail
 from ingress.ratelimit import sender_rate_check
 from ingress.selectors import IngressConfig, email_is_known, ingress_config_get
 from ingress.text import html_to_text
-from routing.evaluation import RoutableEmail, rules_evaluate
+from routing.evaluation import RoutableEmail, RoutingDecision, rules_evaluate
 from signal_server.logging import email_mask
 from webhooks.services import deliveries_create
 
@@ -68,6 +68,7 @@ class IngressDecision:
     message: str = ""
     targets: tuple = ()
     deliver_after: datetime | None = None
+    routing: RoutingDecision | None = None
 
 
 def email_decide(push: InboundPush, config: IngressConfig, *, sender_email: str, email_id: str, now: datetime) -> IngressDecision:
@@ -124,16 +125,16 @@ def email_decide(push: InboundPush, config: IngressConfig, *, sender_email: str,
     if not links and not config.allow_without_links:
         return IngressDecision(InboundEmail.Status.SKIPPED_NO_LINKS, record)
 
-    routing = rules_evaluate(
-        config.rules, RoutableEmail(sender=push.sender, subject=push.subject, body_text=text), config.default_endpoint_id
-    )
-    decision["matched_rules"] = list(routing.matched_rules)
-    decision["endpoints"] = [t.endpoint_id for t in routing.targets]
+    routable = RoutableEmail(sender=push.sender, subject=push.subject, body_text=text, sender_email=sender_email)
+    routing = rules_evaluate(config.rules, routable, config.default_endpoint_id)
+    decision.update(routing.as_record())
     if routing.stopped and not routing.targets:
-        return IngressDecision(InboundEmail.Status.STOPPED_BY_ROUTING_RULE, record)
+        return IngressDecision(InboundEmail.Status.STOPPED_BY_ROUTING_RULE, record, routing=routing)
     if window.action == windows.DEFER:
-        return IngressDecision(InboundEmail.Status.DEFERRED, record, targets=routing.targets, deliver_after=window.deliver_after)
-    return IngressDecision(InboundEmail.Status.PROCESSED, record, targets=routing.targets)
+        return IngressDecision(
+            InboundEmail.Status.DEFERRED, record, targets=routing.targets, deliver_after=window.deliver_after, routing=routing
+        )
+    return IngressDecision(InboundEmail.Status.PROCESSED, record, targets=routing.targets, routing=routing)
 
 
 def email_ingest(push: InboundPush, *, now: datetime | None = None) -> IngestResult:
@@ -172,6 +173,11 @@ def _decision_apply(decided: IngressDecision, config: IngressConfig, email_id: s
         logger.info("INGRESS: %s email_id=%s", decided.message, email_id)
         return _refuse(409, decided.message)
     email = InboundEmail.objects.create(**decided.record, status=decided.status, deliver_after=decided.deliver_after)
+    if decided.routing is not None:
+        for rule in decided.routing.matched_rules:
+            logger.info("ROUTING_RULES: Matched rule %s (%s) email_id=%s", rule["id"], rule["name"], email_id)
+        for warning in decided.routing.warnings:
+            logger.warning("ROUTING_RULES: %s email_id=%s", warning, email_id)
     if decided.status not in (InboundEmail.Status.PROCESSED, InboundEmail.Status.DEFERRED):
         logger.info("INGRESS: %s email_id=%s", decided.status, email_id)
         return _answer(decided.status, email_id)

@@ -1,31 +1,72 @@
-"""Routing-rule evaluation (SPEC §6) as pure functions over validated, pre-compiled rules."""
+"""Routing-rule evaluation (SPEC §6) as pure functions over validated, pre-compiled rules.
 
+`rules_evaluate` is what ingress runs. `rules_explain` runs the very same walk and adds what the
+admin "Test rules" page shows: every condition's verdict, which ones were needed, inactive rules and
+the rules after a stop. The semantics are documented in docs/routing.md.
+"""
+
+import time
 from dataclasses import dataclass, field
 
 import regex
 
-from ingress.text import fold
+from ingress.identity import sender_email_parse
+from routing.regexes import BUDGET_SECONDS, MATCH_TIMEOUT_SECONDS, regex_compiled, regex_flags, regex_source
+from routing.text import text_exact, text_fold
 
-REGEX_MAX_LENGTH = 200
-# Wall-clock bound for one regex condition; a pattern that needs longer counts as "no match".
-REGEX_TIMEOUT_SECONDS = 0.05
+# On the sender field these compare the address alone (`a@b.fr`), ignoring its case; contains and
+# not_contains look at the whole From value (`Jean Dupont <a@b.fr>`); a regex may match either.
+ADDRESS_OPERATORS = frozenset({"equals", "starts_with"})
+OPERATOR_WORDS = {
+    "contains": "contains",
+    "not_contains": "does not contain",
+    "equals": "equals",
+    "starts_with": "starts with",
+    "regex": "matches regex",
+}
+SUMMARY_VALUE_CHARS = 80
+
+
+def condition_describe(field: str, operator: str, value: str, case_sensitive: bool) -> str:
+    """One line a person can read: `subject contains "facture"`."""
+    shown = value if len(value) <= SUMMARY_VALUE_CHARS else value[: SUMMARY_VALUE_CHARS - 1] + "…"
+    shown = shown.replace('"', '\\"')
+    suffix = " (case-sensitive)" if case_sensitive else ""
+    return f'{field} {OPERATOR_WORDS.get(operator, operator)} "{shown}"{suffix}'
+
+
+def conditions_describe(match: str, descriptions: list[str]) -> str:
+    return (" OR " if match == "any" else " AND ").join(descriptions)
 
 
 @dataclass(frozen=True)
 class CompiledCondition:
     field: str  # sender | subject | body
     operator: str  # contains | not_contains | equals | starts_with | regex
-    value: str
+    value: str  # as saved
     case_sensitive: bool
-    pattern: object = None  # compiled `regex` pattern for the regex operator
+    needle: str  # the value in the view the comparison uses (folded, exact, or the regex as it runs)
 
     @classmethod
     def build(cls, field: str, operator: str, value: str, case_sensitive: bool) -> "CompiledCondition":
-        pattern = None
         if operator == "regex":
-            pattern = regex.compile(value, 0 if case_sensitive else regex.IGNORECASE)
-            return cls(field, operator, value, case_sensitive, pattern)
-        return cls(field, operator, value if case_sensitive else fold(value), case_sensitive)
+            needle = regex_source(value, case_sensitive)
+        elif not case_sensitive:
+            needle = text_fold(value)
+        elif field == "sender" and operator in ADDRESS_OPERATORS:
+            needle = text_exact(value).strip().lower()
+        else:
+            needle = text_exact(value).strip()
+        return cls(field, operator, value, case_sensitive, needle)
+
+    @property
+    def summary(self) -> str:
+        return condition_describe(self.field, self.operator, self.value, self.case_sensitive)
+
+    @property
+    def cost(self) -> tuple[bool, bool]:
+        """Cheap conditions first: the verdict of all/any does not depend on the order."""
+        return self.operator == "regex", self.field == "body"
 
 
 @dataclass(frozen=True)
@@ -37,47 +78,113 @@ class CompiledRule:
     priority: str
     stop_processing: bool
     conditions: tuple[CompiledCondition, ...]
+    position: int = 0
+    is_active: bool = True
+    endpoint_active: bool = True
+    endpoint_name: str = ""
 
     @property
     def reference(self) -> dict:
         return {"id": self.id, "name": self.name, "priority": self.priority}
 
+    @property
+    def label(self) -> str:
+        return f'rule #{self.position} "{self.name}"'
+
+    @property
+    def summary(self) -> str:
+        return conditions_describe(self.match, [c.summary for c in self.conditions])
+
 
 @dataclass(frozen=True)
 class RoutableEmail:
-    sender: str
+    sender: str  # the From value as pushed, e.g. `Jean Dupont <a@b.fr>`
     subject: str
-    body_text: str
+    body_text: str  # the text view of the body (ingress.text.html_to_text)
+    sender_email: str = ""  # parsed from `sender` when not given
+    _views: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def field_value(self, name: str, case_sensitive: bool) -> str:
-        value = {"sender": self.sender, "subject": self.subject, "body": self.body_text}[name]
-        return value if case_sensitive else fold(value)
+    def __post_init__(self) -> None:
+        if not self.sender_email:
+            object.__setattr__(self, "sender_email", sender_email_parse(self.sender or ""))
+
+    def view(self, name: str, case_sensitive: bool) -> str:
+        """`name` is sender, address, subject or body; each view is computed once per e-mail."""
+        key = (name, case_sensitive)
+        if key not in self._views:
+            raw = {"sender": self.sender, "address": self.sender_email, "subject": self.subject, "body": self.body_text}
+            self._views[key] = text_exact(raw[name]) if case_sensitive else text_fold(raw[name])
+        return self._views[key]
 
 
-def condition_matches(condition: CompiledCondition, email: RoutableEmail) -> bool:
+@dataclass(frozen=True)
+class ConditionVerdict:
+    condition: CompiledCondition
+    matched: bool
+    note: str = ""  # why a regex gave no answer (timed out, budget spent, invalid)
+    evaluated: bool = True  # False: evaluation did not need it; computed for the test page only
+
+
+class _Budget:
+    """Regex time left for one e-mail."""
+
+    def __init__(self, seconds: float):
+        self.remaining = seconds
+
+
+def _condition_check(condition: CompiledCondition, email: RoutableEmail, budget: _Budget) -> ConditionVerdict:
+    if not condition.needle:
+        return ConditionVerdict(condition, False, "empty value never matches")
     if condition.operator == "regex":
-        try:
-            return condition.pattern.search(email.field_value(condition.field, True), timeout=REGEX_TIMEOUT_SECONDS) is not None
-        except TimeoutError:
-            return False
-    haystack = email.field_value(condition.field, condition.case_sensitive)
-    needle = condition.value
+        return _regex_check(condition, email, budget)
+    view = "address" if condition.field == "sender" and condition.operator in ADDRESS_OPERATORS else condition.field
+    haystack = email.view(view, condition.case_sensitive)
+    needle = condition.needle
     if condition.operator == "contains":
-        return needle in haystack
+        return ConditionVerdict(condition, needle in haystack)
     if condition.operator == "not_contains":
-        return needle not in haystack
+        return ConditionVerdict(condition, needle not in haystack)
     if condition.operator == "equals":
-        return haystack.strip() == needle.strip()
+        return ConditionVerdict(condition, haystack.strip() == needle)
     if condition.operator == "starts_with":
-        return haystack.startswith(needle)
-    return False
+        return ConditionVerdict(condition, haystack.lstrip().startswith(needle))
+    return ConditionVerdict(condition, False, f"unknown operator {condition.operator!r} never matches")
 
 
-def rule_matches(rule: CompiledRule, email: RoutableEmail) -> bool:
+def _regex_check(condition: CompiledCondition, email: RoutableEmail, budget: _Budget) -> ConditionVerdict:
+    try:
+        pattern = regex_compiled(condition.needle, regex_flags(condition.case_sensitive))
+    except regex.error as exc:
+        return ConditionVerdict(condition, False, f"invalid regular expression ({exc}) never matches")
+    views = ("address", "sender") if condition.field == "sender" else (condition.field,)
+    for view in views:
+        haystack = email.view(view, condition.case_sensitive)
+        if budget.remaining <= 0:
+            return ConditionVerdict(condition, False, "not run: this e-mail's regex time budget is spent")
+        timeout = min(MATCH_TIMEOUT_SECONDS, budget.remaining)
+        started = time.perf_counter()
+        try:
+            found = pattern.search(haystack, timeout=timeout, concurrent=True) is not None
+        except TimeoutError:
+            return ConditionVerdict(condition, False, f"timed out after {timeout * 1000:.0f} ms, counted as no match")
+        finally:
+            budget.remaining -= time.perf_counter() - started
+        if found:
+            return ConditionVerdict(condition, True)
+    return ConditionVerdict(condition, False)
+
+
+def _rule_check(rule: CompiledRule, email: RoutableEmail, budget: _Budget) -> tuple[bool, dict[int, ConditionVerdict]]:
+    """(matched, verdicts by condition index); stops as soon as the match mode is decided."""
+    verdicts: dict[int, ConditionVerdict] = {}
     if not rule.conditions:
-        return False
-    verdicts = (condition_matches(c, email) for c in rule.conditions)
-    return all(verdicts) if rule.match == "all" else any(verdicts)
+        return False, verdicts
+    wanted = rule.match == "any"
+    for index, condition in sorted(enumerate(rule.conditions), key=lambda item: item[1].cost):
+        verdicts[index] = verdict = _condition_check(condition, email, budget)
+        if verdict.matched == wanted:
+            return wanted, verdicts
+    return not wanted, verdicts
 
 
 @dataclass(frozen=True)
@@ -90,25 +197,151 @@ class RoutingTarget:
 class RoutingDecision:
     targets: tuple[RoutingTarget, ...]
     stopped: bool = False
-    matched_rules: tuple[dict, ...] = field(default_factory=tuple)
+    matched_rules: tuple[dict, ...] = ()
+    stopped_by: dict | None = None
+    skipped_targets: tuple[RoutingTarget, ...] = ()  # matching rules whose endpoint is inactive
+    warnings: tuple[str, ...] = ()
+    default_endpoint_id: int | None = None
+
+    @property
+    def default_added(self) -> bool:
+        return any(t.endpoint_id == self.default_endpoint_id and t.rule is None for t in self.targets)
+
+    @property
+    def default_suppressed(self) -> bool:
+        """A stop rule kept the default endpoint from receiving the e-mail as the default."""
+        return self.stopped and self.default_endpoint_id is not None
+
+    def as_record(self) -> dict:
+        """What InboundEmail.decision keeps about routing."""
+        record = {"matched_rules": list(self.matched_rules), "endpoints": [t.endpoint_id for t in self.targets]}
+        if self.stopped_by:
+            record["stopped_by"] = self.stopped_by
+        if self.skipped_targets:
+            record["skipped_endpoints"] = [{"endpoint_id": t.endpoint_id, "rule": t.rule} for t in self.skipped_targets]
+        if self.warnings:
+            record["routing_warnings"] = list(self.warnings)
+        return record
+
+
+@dataclass(frozen=True)
+class _Step:
+    rule: CompiledRule
+    matched: bool
+    verdicts: dict[int, ConditionVerdict]
+
+
+def _walk(
+    rules: tuple[CompiledRule, ...], email: RoutableEmail, default_endpoint_id: int | None
+) -> tuple[RoutingDecision, list[_Step]]:
+    budget = _Budget(BUDGET_SECONDS)
+    targets: dict[int, RoutingTarget] = {}
+    skipped: list[RoutingTarget] = []
+    steps: list[_Step] = []
+    stopped_by = None
+    for rule in rules:
+        if not rule.is_active:
+            continue
+        matched, verdicts = _rule_check(rule, email, budget)
+        steps.append(_Step(rule, matched, verdicts))
+        if not matched:
+            continue
+        if rule.endpoint_id is not None:
+            if not rule.endpoint_active:
+                skipped.append(RoutingTarget(rule.endpoint_id, rule.reference))
+            elif rule.endpoint_id not in targets:
+                targets[rule.endpoint_id] = RoutingTarget(rule.endpoint_id, rule.reference)
+        if rule.stop_processing:
+            stopped_by = rule.reference
+            break
+    if stopped_by is None and default_endpoint_id is not None and default_endpoint_id not in targets:
+        targets[default_endpoint_id] = RoutingTarget(default_endpoint_id)
+    decision = RoutingDecision(
+        targets=tuple(targets.values()),
+        stopped=stopped_by is not None,
+        matched_rules=tuple(s.rule.reference for s in steps if s.matched),
+        stopped_by=stopped_by,
+        skipped_targets=tuple(skipped),
+        warnings=tuple(_warnings(steps)),
+        default_endpoint_id=default_endpoint_id,
+    )
+    return decision, steps
+
+
+def _warnings(steps: list[_Step]):
+    for step in steps:
+        for index, verdict in sorted(step.verdicts.items()):
+            if verdict.note:
+                yield f"{step.rule.label}, condition {index + 1} ({verdict.condition.summary}): {verdict.note}"
+        if step.matched and step.rule.endpoint_id is not None and not step.rule.endpoint_active:
+            name = step.rule.endpoint_name or f"#{step.rule.endpoint_id}"
+            yield f"{step.rule.label} matched but its endpoint {name} is inactive: not sent there"
 
 
 def rules_evaluate(
     rules: tuple[CompiledRule, ...], email: RoutableEmail, default_endpoint_id: int | None
 ) -> RoutingDecision:
-    """Rules in order: each match adds its endpoint; a stop ends evaluation and suppresses the default."""
-    targets: dict[int, RoutingTarget] = {}
-    matched: list[dict] = []
-    stopped = False
+    """Active rules in order: each match adds its endpoint; a stop ends evaluation and suppresses the default."""
+    return _walk(rules, email, default_endpoint_id)[0]
+
+
+@dataclass(frozen=True)
+class RuleExplanation:
+    rule: CompiledRule
+    state: str  # matched | no_match | inactive | not_reached
+    matched: bool  # what the conditions say, even for a rule that was not evaluated
+    conditions: tuple[ConditionVerdict, ...]  # in the rule's order
+    stopped_here: bool = False
+    target: str = ""  # added | already_added | endpoint_inactive | "" (no endpoint, or no match)
+
+
+@dataclass(frozen=True)
+class RoutingExplanation:
+    rules: tuple[RuleExplanation, ...]
+    decision: RoutingDecision
+
+
+def rules_explain(
+    rules: tuple[CompiledRule, ...], email: RoutableEmail, default_endpoint_id: int | None
+) -> RoutingExplanation:
+    """The ingress decision for `email`, with the reasons, for every rule given (active or not)."""
+    decision, steps = _walk(rules, email, default_endpoint_id)
+    by_rule = {step.rule.id: step for step in steps}
+    # Informational verdicts get their own budget so they can never change the decision shown.
+    spare = _Budget(BUDGET_SECONDS)
+    explained = []
     for rule in rules:
-        if not rule_matches(rule, email):
+        step = by_rule.get(rule.id)
+        verdicts = dict(step.verdicts) if step else {}
+        for index, condition in enumerate(rule.conditions):
+            if index not in verdicts:
+                verdict = _condition_check(condition, email, spare)
+                verdicts[index] = ConditionVerdict(condition, verdict.matched, verdict.note, evaluated=False)
+        conditions = tuple(verdicts[i] for i in range(len(rule.conditions)))
+        if step is None:
+            matched = bool(conditions) and (
+                any(v.matched for v in conditions) if rule.match == "any" else all(v.matched for v in conditions)
+            )
+            state = "inactive" if not rule.is_active else "not_reached"
+            explained.append(RuleExplanation(rule, state, matched, conditions))
             continue
-        matched.append(rule.reference)
-        if rule.endpoint_id is not None and rule.endpoint_id not in targets:
-            targets[rule.endpoint_id] = RoutingTarget(rule.endpoint_id, rule.reference)
-        if rule.stop_processing:
-            stopped = True
-            break
-    if not stopped and default_endpoint_id is not None and default_endpoint_id not in targets:
-        targets[default_endpoint_id] = RoutingTarget(default_endpoint_id)
-    return RoutingDecision(tuple(targets.values()), stopped, tuple(matched))
+        explained.append(
+            RuleExplanation(
+                rule,
+                "matched" if step.matched else "no_match",
+                step.matched,
+                conditions,
+                stopped_here=decision.stopped_by is not None and decision.stopped_by["id"] == rule.id,
+                target=_target_state(rule, step, decision),
+            )
+        )
+    return RoutingExplanation(tuple(explained), decision)
+
+
+def _target_state(rule: CompiledRule, step: _Step, decision: RoutingDecision) -> str:
+    if not step.matched or rule.endpoint_id is None:
+        return ""
+    if not rule.endpoint_active:
+        return "endpoint_inactive"
+    chosen = next((t for t in decision.targets if t.endpoint_id == rule.endpoint_id), None)
+    return "added" if chosen is not None and chosen.rule and chosen.rule["id"] == rule.id else "already_added"

@@ -1,15 +1,21 @@
-from routing.evaluation import CompiledCondition, CompiledRule
+from ingress.models import InboundEmail
+from ingress.text import html_to_text
+from routing.evaluation import CompiledCondition, CompiledRule, RoutableEmail, RoutingExplanation, rules_explain
 from routing.models import RoutingRule
+from webhooks.models import WebhookEndpoint
+
+RECENT_EMAILS = 25
 
 
-def rules_compiled() -> tuple[CompiledRule, ...]:
-    """Active rules, in position order, whose endpoint (if any) is active."""
-    rules = (
-        RoutingRule.objects.filter(is_active=True)
-        .exclude(endpoint__is_active=False)
-        .prefetch_related("conditions")
-        .order_by("position", "id")
-    )
+def rules_compiled(*, include_inactive: bool = False) -> tuple[CompiledRule, ...]:
+    """Rules in position order, ready for evaluation (two queries). Ingress caches the active ones.
+
+    A rule whose endpoint is inactive is kept: it still matches and still stops, only its target
+    is skipped, so deactivating an endpoint never re-routes its e-mails to the default endpoint.
+    """
+    rules = RoutingRule.objects.select_related("endpoint").prefetch_related("conditions").order_by("position")
+    if not include_inactive:
+        rules = rules.filter(is_active=True)
     return tuple(
         CompiledRule(
             id=rule.pk,
@@ -21,6 +27,44 @@ def rules_compiled() -> tuple[CompiledRule, ...]:
             conditions=tuple(
                 CompiledCondition.build(c.field, c.operator, c.value, c.case_sensitive) for c in rule.conditions.all()
             ),
+            position=rule.position,
+            is_active=rule.is_active,
+            endpoint_active=rule.endpoint is None or rule.endpoint.is_active,
+            endpoint_name=rule.endpoint.name if rule.endpoint else "",
         )
         for rule in rules
     )
+
+
+def default_endpoint_get() -> WebhookEndpoint | None:
+    return WebhookEndpoint.objects.filter(is_active=True, is_default=True).first()
+
+
+def rules_preview(*, sender: str, subject: str, body: str) -> tuple[RoutingExplanation, RoutableEmail]:
+    """What ingress would decide for this e-mail right now, rule by rule (the admin test page).
+
+    `body` is the raw body as pushed (HTML accepted); body conditions see its text view, as at ingress.
+    """
+    email = RoutableEmail(sender=sender, subject=subject, body_text=html_to_text(body))
+    default = default_endpoint_get()
+    explanation = rules_explain(rules_compiled(include_inactive=True), email, default.pk if default else None)
+    return explanation, email
+
+
+def endpoint_names() -> dict[int, str]:
+    return dict(WebhookEndpoint.objects.values_list("id", "name"))
+
+
+def recent_emails():
+    """The latest inbound e-mails to test the rules on, without their bodies."""
+    return InboundEmail.objects.only("id", "received_at", "subject", "sender_email").order_by("-received_at", "-id")[
+        :RECENT_EMAILS
+    ]
+
+
+def inbound_email_sample(email_pk) -> dict | None:
+    """Sender, subject and raw body of a recorded inbound e-mail (by primary key), to test the rules on."""
+    if not str(email_pk or "").isdigit():
+        return None
+    email = InboundEmail.objects.filter(pk=int(email_pk)).only("sender", "subject", "body").first()
+    return {"sender": email.sender, "subject": email.subject, "body": email.body} if email else None

@@ -65,7 +65,6 @@ RULE_KEYS = {
 CONDITION_KEYS = {"field": STR, "operator": STR, "value": STR, "case_sensitive": BOOL}
 # Model fields stored as "" that the document spells null.
 NULLABLE_STRINGS = {"window_start", "window_end", "secret"}
-RULE_POSITION_STEP = 10  # gaps let an operator slot a rule in between from admin
 
 
 @dataclass(frozen=True)
@@ -313,7 +312,7 @@ def _rules_import(data, endpoints: _ImportedEndpoints | None, errors: list[Confi
         values = _object_read(item, path, RULE_KEYS, errors, required=("name", "conditions"))
         if values is None:
             continue
-        rule = RoutingRule(position=(index + 1) * RULE_POSITION_STEP)
+        rule = RoutingRule(position=index + 1)  # positions are contiguous, as admin keeps them
         conditions_data = values.pop("conditions", None)
         endpoint_name = values.pop("endpoint", None)
         _assign(rule, values)

@@ -238,14 +238,35 @@ WEBHOOK_USER_AGENT = f"signal-server/{VERSION}"
 HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env.int("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", default=180)
 HEALTH_QUEUE_MAX_AGE_SECONDS = env.int("HEALTH_QUEUE_MAX_AGE_SECONDS", default=300)
 
+# File offload to an S3-compatible bucket (SPEC §8, transfers app). Off unless R2_ENABLED.
 R2_ENABLED = env.bool("R2_ENABLED", default=False)
 R2_ENDPOINT_URL = env.str("R2_ENDPOINT_URL", default="")
-R2_BUCKET = env.str("R2_BUCKET", default="")
+R2_BUCKET = env.str("R2_BUCKET", default="") or env.str("R2_BUCKET_NAME", default="")  # legacy name read too
 R2_ACCESS_KEY_ID = env.str("R2_ACCESS_KEY_ID", default="")
 R2_SECRET_ACCESS_KEY = env.str("R2_SECRET_ACCESS_KEY", default="")
 R2_PUBLIC_BASE_URL = env.str("R2_PUBLIC_BASE_URL", default="")
 R2_PRESIGN_SECONDS = env.int("R2_PRESIGN_SECONDS", default=86400)
 R2_MAX_BYTES = env.int("R2_MAX_BYTES", default=100 * 1024 * 1024)
+R2_DOWNLOAD_TIMEOUT_SECONDS = env.float("R2_DOWNLOAD_TIMEOUT_SECONDS", default=15.0)
+R2_FOLDER_TIMEOUT_SECONDS = env.float("R2_FOLDER_TIMEOUT_SECONDS", default=120.0)
+R2_LINK_TTL_DAYS = env.int("R2_LINK_TTL_DAYS", default=1)
+R2_API_CONNECT_TIMEOUT_SECONDS = env.float("R2_API_CONNECT_TIMEOUT_SECONDS", default=5.0)
+R2_API_READ_TIMEOUT_SECONDS = env.float("R2_API_READ_TIMEOUT_SECONDS", default=60.0)
+# Hosts added to the provider allowlist (plain http and private addresses allowed for them). Tests only:
+# production settings keep it empty and no environment variable feeds it.
+TRANSFERS_EXTRA_ALLOWED_HOSTS: list[str] = []
+if R2_ENABLED:
+    _r2_missing = [
+        name
+        for name in ("R2_ENDPOINT_URL", "R2_BUCKET", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY")
+        if not globals()[name]
+    ]
+    if _r2_missing:
+        raise ImproperlyConfigured(f"R2_ENABLED is true but {', '.join(_r2_missing)} not set.")
+    if not 1 <= R2_PRESIGN_SECONDS <= 604800:
+        raise ImproperlyConfigured("R2_PRESIGN_SECONDS must be between 1 and 604800 (7 days).")
+    if R2_LINK_TTL_DAYS < 1 or R2_MAX_BYTES < 1:
+        raise ImproperlyConfigured("R2_LINK_TTL_DAYS and R2_MAX_BYTES must be positive.")
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -11,6 +11,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-not-for-produc
 os.environ["DJANGO_DEBUG"] = "false"
 os.environ.setdefault("PROCESS_API_TOKEN", "test-token,rotated-token")
 os.environ["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = "true"
+os.environ["R2_ENABLED"] = "false"  # tests that copy files turn it on against moto (tests/transfers)
 os.environ.setdefault("SIGNAL_VAR_DIR", tempfile.mkdtemp(prefix="signal-tests-"))
 # Own Redis key space per test run, so clearing it never touches a live service's cache.
 os.environ.setdefault("CACHE_KEY_PREFIX", f"signal-tests-{uuid.uuid4().hex[:8]}")
@@ -27,3 +28,6 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns when it is missing)
+
+# Transfers: the local file server standing in for the providers listens on 127.0.0.1.
+TRANSFERS_EXTRA_ALLOWED_HOSTS = ["127.0.0.1"]

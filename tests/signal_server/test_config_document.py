@@ -286,7 +286,7 @@ def test_rules_replace_every_rule_in_the_listed_order():
     default = endpoint_create(name="default", is_default=True)
     rule_create("Old", endpoint=default)
     rules = [
-        {"name": name, "conditions": [{"field": "subject", "operator": "contains", "value": name}]}
+        {"name": name, "conditions": [{"field": "subject", "operator": "contains", "value": name}], "stop_processing": True}
         for name in ("Third", "First", "Second")
     ]
 
@@ -346,7 +346,8 @@ def test_every_error_is_reported_with_its_path_and_nothing_changes():
     assert errors == [
         "settings.window_start: Use HHhMM or HH:MM (00h00 to 23h59).",
         "endpoints[1].url: 'example.com' is a placeholder host, not a real receiver.",
-        "rules[2].conditions[0].operator: Value 'sounds_like' is not a valid choice.",
+        "rules[2].conditions[0].operator: Unknown operator 'sounds_like': "
+        "choose contains, not_contains, equals, starts_with or regex.",
     ]
     assert config_export(include_secrets=True) == before
 
@@ -445,3 +446,18 @@ def test_a_rule_needs_a_name_and_at_least_one_condition():
     assert "rules[1].name: is required" in errors
     assert "rules[1].conditions[0].operator: is required" in errors
     assert "rules[1].conditions[0].value: is required" in errors
+
+
+def test_imported_rules_get_contiguous_positions_in_document_order(db):
+    document = {
+        "version": 1,
+        "rules": [
+            {"name": name, "conditions": [{"field": "subject", "operator": "contains", "value": name}],
+             "stop_processing": True}
+            for name in ("first", "second", "third")
+        ],
+    }
+    config_import(document)
+    assert list(RoutingRule.objects.order_by("position").values_list("name", "position")) == [
+        ("first", 1), ("second", 2), ("third", 3)
+    ]

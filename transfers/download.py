@@ -1,0 +1,283 @@
+"""Streaming download of a provider link, with the guards of SPEC §8.
+
+Only provider hosts are contacted (every redirect hop is checked again, by name and by resolved
+address), the whole download runs against a wall-clock budget, the size cap holds while streaming,
+HTML pages are refused, and a Dropbox folder must arrive as a zip. The body is spooled (memory, then
+disk), so it is validated in full before anything reaches the bucket.
+"""
+
+import mimetypes
+import re
+import socket
+import time
+import unicodedata
+from dataclasses import dataclass
+from tempfile import SpooledTemporaryFile
+from urllib.parse import unquote, urljoin, urlsplit
+
+import requests
+import urllib3
+from django.conf import settings
+
+from ingress.links import provider_for_host
+from webhooks.validators import host_addresses, ip_is_private
+
+# Hosts a provider's download redirects to, beyond the provider domains themselves.
+CONTENT_HOST_DOMAINS = ("dropboxusercontent.com",)
+# Dropbox shared folders (current `/scl/fo/` and legacy `/sh/` links) download as a zip of the folder.
+FOLDER_PATH_MARKERS = ("/scl/fo/", "/sh/")
+MAX_REDIRECTS = 5
+CONNECT_TIMEOUT_SECONDS = 10.0
+CHUNK_BYTES = 64 * 1024
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+SNIFF_BYTES = 512
+HTML_TYPES = {"text/html", "application/xhtml+xml"}
+HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body")
+GENERIC_TYPES = {
+    "", "application/octet-stream", "application/binary", "binary/octet-stream", "application/force-download"
+}
+FILENAME_MAX_BYTES = 200
+_PARAM_RE = re.compile(r";\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|[^;]*)")
+
+
+class DownloadError(Exception):
+    """A refused or failed download. The message names hosts, never a URL's path or query (which carry
+    share keys), so it is safe to store and log."""
+
+
+@dataclass
+class Download:
+    file: SpooledTemporaryFile  # positioned at the start
+    size: int
+    content_type: str
+    filename: str  # from the provider's Content-Disposition, else the URL path; may be empty
+
+
+def link_is_folder(url: str, provider: str) -> bool:
+    return provider == "dropbox" and any(marker in urlsplit(url).path.lower() for marker in FOLDER_PATH_MARKERS)
+
+
+def download_budget(url: str, provider: str) -> float:
+    """Wall-clock seconds allowed for the whole download (every redirect hop included)."""
+    if link_is_folder(url, provider):
+        return settings.R2_FOLDER_TIMEOUT_SECONDS
+    return settings.R2_DOWNLOAD_TIMEOUT_SECONDS
+
+
+def host_is_extra(host: str) -> bool:
+    return host in {h.lower() for h in settings.TRANSFERS_EXTRA_ALLOWED_HOSTS}
+
+
+def host_allowed(host: str) -> bool:
+    """A provider domain or a provider's content host, exactly or as a subdomain (never a look-alike)."""
+    host = (host or "").lower().strip(".")
+    if not host:
+        return False
+    if provider_for_host(host) or host_is_extra(host):
+        return True
+    return any(host == domain or host.endswith("." + domain) for domain in CONTENT_HOST_DOMAINS)
+
+
+def url_check(url: str) -> str:
+    """The host of a URL this service may download from; DownloadError otherwise."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise DownloadError("not a valid URL") from exc
+    host = (parts.hostname or "").lower().strip(".")
+    if not host_allowed(host):
+        raise DownloadError(f"host {host or '(none)'} is not an allowed provider host")
+    extra = host_is_extra(host)
+    if parts.scheme != "https" and not (extra and parts.scheme == "http"):
+        raise DownloadError(f"{parts.scheme or 'a missing'} scheme refused for {host}; only https is used")
+    if parts.username or parts.password:
+        raise DownloadError(f"credentials in the URL refused for {host}")
+    if not extra:
+        try:
+            addresses = host_addresses(host, port or 443)
+        except (OSError, UnicodeError):
+            addresses = []  # the request itself fails on an unknown name (or a configured proxy resolves it)
+        private = [a for a in addresses if ip_is_private(a)]
+        if private:
+            raise DownloadError(f"{host} resolves to a non-public address ({', '.join(private)})")
+    return host
+
+
+def download_fetch(url: str, provider: str, *, budget: float | None = None) -> Download:
+    """Download `url` into a spooled file, following allowed redirects; DownloadError when refused."""
+    budget = download_budget(url, provider) if budget is None else budget
+    deadline = time.monotonic() + budget
+    folder = link_is_folder(url, provider)
+
+    def time_left() -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DownloadError(f"download took longer than its {budget:g} s budget")
+        return left
+
+    with requests.Session() as session:
+        session.headers.update(
+            {"User-Agent": settings.WEBHOOK_USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
+        )
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            host = url_check(current)
+            left = time_left()
+            try:
+                response = session.get(
+                    current, stream=True, allow_redirects=False, timeout=(min(CONNECT_TIMEOUT_SECONDS, left), left)
+                )
+            except requests.Timeout as exc:
+                raise DownloadError(f"{host} did not answer within the {budget:g} s budget") from exc
+            except requests.RequestException as exc:
+                raise DownloadError(f"request to {host} failed ({_error_kind(exc)})") from exc
+            if response.is_redirect:
+                current = urljoin(current, response.headers["Location"])
+                response.close()
+                continue
+            with response:
+                return _body_read(response, host, url, folder, time_left)
+        raise DownloadError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _body_read(response: requests.Response, host: str, source_url: str, folder: bool, time_left) -> Download:
+    if response.status_code != 200:
+        raise DownloadError(f"{host} answered HTTP {response.status_code}")
+    mime = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if mime in HTML_TYPES:
+        raise DownloadError(f"{host} served an HTML page, not a file")
+    limit = settings.R2_MAX_BYTES
+    announced = response.headers.get("Content-Length", "").strip()
+    if announced.isdigit() and int(announced) > limit:
+        raise DownloadError(f"file of {announced} bytes is over the {limit} bytes limit")
+
+    spool = SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+    try:
+        size, head, sniffed = 0, bytearray(), False
+        while True:
+            _socket_timeout_set(response, time_left())
+            try:
+                chunk = response.raw.read1(CHUNK_BYTES, decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if _is_timeout(exc):
+                    time_left()  # raises the budget error when that is what happened
+                    raise DownloadError(f"{host} stalled and the download timed out") from exc
+                raise DownloadError(f"download from {host} broke off ({_error_kind(exc)})") from exc
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise DownloadError(f"file is over the {limit} bytes limit")
+            if not sniffed:
+                head += chunk[: SNIFF_BYTES - len(head)]
+                if len(head) >= SNIFF_BYTES:
+                    _content_check(bytes(head), host, folder)
+                    sniffed = True
+            spool.write(chunk)
+        if size == 0:
+            raise DownloadError(f"{host} sent an empty file")
+        if not sniffed:
+            _content_check(bytes(head), host, folder)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    filename = disposition_filename(response.headers.get("Content-Disposition", "")) or url_filename(source_url)
+    return Download(file=spool, size=size, content_type=_content_type(mime, filename), filename=filename)
+
+
+def _content_check(head: bytes, host: str, folder: bool) -> None:
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith(HTML_MARKERS):
+        raise DownloadError(f"{host} served an HTML page, not a file")
+    if folder and not head.startswith(b"PK"):
+        raise DownloadError(f"Dropbox folder download from {host} is not a zip archive")
+
+
+def _content_type(mime: str, filename: str) -> str:
+    if mime not in GENERIC_TYPES:
+        return mime
+    guessed = mimetypes.guess_type(filename)[0] if filename else None
+    return guessed or "application/octet-stream"
+
+
+def _socket_timeout_set(response: requests.Response, seconds: float) -> None:
+    """Bound the next socket wait by the time left (a read otherwise waits its full initial timeout)."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if isinstance(sock, socket.socket):
+        sock.settimeout(max(seconds, 0.01))
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    for _depth in range(10):  # the cause chain of a wrapped socket timeout
+        if exc is None:
+            return False
+        if isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _error_kind(exc: BaseException) -> str:
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection error"
+    return type(exc).__name__
+
+
+def disposition_filename(header: str) -> str:
+    """The file name of a Content-Disposition header (RFC 6266: `filename*` wins over `filename`)."""
+    params: dict[str, str] = {}
+    _disposition, _, rest = (header or "").partition(";")
+    for name, value in _PARAM_RE.findall(";" + rest):
+        value = value.strip()
+        if value.startswith('"') and value.endswith('"') and len(value) >= 2:
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        params.setdefault(name.lower(), value)
+    name = ""
+    extended = params.get("filename*", "")
+    if extended.count("'") >= 2:
+        charset, _language, encoded = extended.split("'", 2)
+        try:
+            name = unquote(encoded, encoding=charset or "utf-8", errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            name = ""
+    if not name and params.get("filename"):
+        name = params["filename"]
+        try:
+            # HTTP headers arrive decoded as Latin-1; providers send raw UTF-8 names.
+            name = name.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return _basename(name)
+
+
+def url_filename(url: str) -> str:
+    """The last path segment of a URL when it looks like a file name (has an extension)."""
+    segment = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    return _basename(segment) if "." in segment.strip(".") else ""
+
+
+def _basename(name: str) -> str:
+    return re.split(r"[/\\]", name)[-1].strip()
+
+
+def filename_for_key(name: str, content_type: str = "") -> str:
+    """A name safe as the last part of an object key: no separators or control characters, bounded length.
+
+    Without a name, `file` (the legacy key suffix) with the extension of the content type.
+    """
+    name = unicodedata.normalize("NFC", name or "")
+    name = "".join("_" if c in '/\\"' or unicodedata.category(c).startswith("C") else c for c in name)
+    name = " ".join(name.split()).strip(" .")
+    if not name:
+        return "file" + (mimetypes.guess_extension(content_type or "") or "")
+    stem, dot, extension = name.rpartition(".")
+    if not dot or len(extension) > 10:
+        stem, extension = name, ""
+    suffix = f".{extension}" if extension else ""
+    while len((stem + suffix).encode("utf-8")) > FILENAME_MAX_BYTES:
+        stem = stem[:-1]
+    return (stem.rstrip(" .") or "file") + suffix

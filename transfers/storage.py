@@ -1,0 +1,67 @@
+"""The S3-compatible bucket (Cloudflare R2, or any S3 API): one boto3 client per process, object URLs."""
+
+import threading
+from urllib.parse import quote
+
+import boto3
+from botocore.config import Config
+from django.conf import settings
+
+_client = None
+_client_lock = threading.Lock()
+
+
+def s3_client():
+    """The process-wide client, built on first use (boto3 clients are thread-safe once built)."""
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = boto3.session.Session().client(
+                    "s3",
+                    endpoint_url=settings.R2_ENDPOINT_URL,
+                    region_name="auto",  # required by the SDK, ignored by R2
+                    aws_access_key_id=settings.R2_ACCESS_KEY_ID,
+                    aws_secret_access_key=settings.R2_SECRET_ACCESS_KEY,
+                    config=Config(
+                        signature_version="s3v4",
+                        retries={"max_attempts": 3, "mode": "standard"},
+                        connect_timeout=settings.R2_API_CONNECT_TIMEOUT_SECONDS,
+                        read_timeout=settings.R2_API_READ_TIMEOUT_SECONDS,
+                        # Path-style works on R2, MinIO and AWS alike, and with an IP endpoint.
+                        s3={"addressing_style": "path"},
+                        # Not every S3-compatible store accepts the SDK's newer default checksum headers.
+                        request_checksum_calculation="when_required",
+                        response_checksum_validation="when_required",
+                    ),
+                )
+    return _client
+
+
+def s3_client_reset(**kwargs) -> None:
+    """Forget the client so the next use reads the settings again (connected to `setting_changed`)."""
+    global _client
+    if kwargs.get("setting", "R2_").startswith("R2_"):
+        with _client_lock:
+            _client = None
+
+
+def storage_configured() -> bool:
+    return all(
+        (settings.R2_ENDPOINT_URL, settings.R2_BUCKET, settings.R2_ACCESS_KEY_ID, settings.R2_SECRET_ACCESS_KEY)
+    )
+
+
+def object_url(key: str, *, max_seconds: int | None = None) -> str:
+    """Where a receiver downloads the object: under the public base URL, else a presigned GET.
+
+    `max_seconds` caps a presigned URL's lifetime (no point outliving the object).
+    """
+    if settings.R2_PUBLIC_BASE_URL:
+        return f"{settings.R2_PUBLIC_BASE_URL.rstrip('/')}/{quote(key, safe='/')}"
+    seconds = settings.R2_PRESIGN_SECONDS
+    if max_seconds is not None:
+        seconds = max(60, min(seconds, int(max_seconds)))
+    return s3_client().generate_presigned_url(
+        "get_object", Params={"Bucket": settings.R2_BUCKET, "Key": key}, ExpiresIn=seconds
+    )
