@@ -2,7 +2,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from ingress.selectors import ingress_config_get
+from webhooks.selectors import time_zone_configured
 
 ADMIN_PATH_PREFIX = "/admin/"
 
@@ -19,7 +19,7 @@ class AdminTimeZoneMiddleware:
     def __call__(self, request):
         if not request.path.startswith(ADMIN_PATH_PREFIX):
             return self.get_response(request)
-        timezone.activate(ZoneInfo(ingress_config_get().time_zone))
+        timezone.activate(ZoneInfo(time_zone_configured()))
         try:
             return self.get_response(request)
         finally:

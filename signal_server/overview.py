@@ -9,11 +9,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ingress.models import InboundEmail
-from ingress.selectors import email_counts_by_hour, email_counts_by_provider, ingress_config_get
+from ingress.selectors import email_counts_by_hour, email_counts_by_provider
 from signal_server.charts import Series, horizontal_bar_chart, stacked_bar_chart
 from signal_server.selectors import heartbeat_last_at, seconds_since, task_queue_state
 from webhooks.models import WebhookDelivery
-from webhooks.selectors import attempt_failure_reason_counts, delivery_counts_by_day, delivery_queue_summary
+from webhooks.selectors import (
+    attempt_failure_reason_counts,
+    delivery_counts_by_day,
+    delivery_queue_summary,
+    time_zone_configured,
+)
 
 OVERVIEW_DAYS = 7
 PROVIDERS = ("dropbox", "wetransfer", "swisstransfer", "fromsmash")  # SPEC §4
@@ -46,7 +51,7 @@ def _local_midnight(day, tz: ZoneInfo) -> datetime:
 def overview_build(now: datetime | None = None) -> dict:
     """Everything the overview shows, in the configured time zone; one query per chart."""
     now = now or timezone.now()
-    tz = ZoneInfo(ingress_config_get().time_zone)
+    tz = ZoneInfo(time_zone_configured())
     today = now.astimezone(tz).date()
     days = [today - timedelta(days=offset) for offset in range(OVERVIEW_DAYS - 1, -1, -1)]
     since = _local_midnight(days[0], tz)

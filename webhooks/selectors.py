@@ -4,13 +4,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ingress.models import InboundEmail
-from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookSettings
 
 # Large text never needed in lists: the frozen payload and the e-mail's body, links and decision.
 _LIST_DEFERRED = ("payload", "email__body", "email__links", "email__decision")
@@ -228,3 +229,8 @@ def delivery_queue_summary(now: datetime | None = None) -> DeliveryQueue:
         oldest_pending_id=oldest["id"] if oldest else None,
         oldest_pending_at=oldest["created_at"] if oldest else None,
     )
+
+
+def time_zone_configured() -> str:
+    """The operator's time zone (webhook settings), in one small query; the seeded default before any save."""
+    return WebhookSettings.objects.values_list("time_zone", flat=True).first() or settings.SIGNAL_TIME_ZONE

@@ -10,11 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ingress.models import InboundEmail
-from ingress.selectors import ingress_config_get
 from signal_server.charts import Series, horizontal_bar_chart, stacked_bar_chart
 from signal_server.heartbeat import heartbeat_record
 from signal_server.overview import overview_build
-from tests.factories import endpoint_create, flags_update, settings_update
+from tests.factories import endpoint_create, settings_update
 from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt
 from webhooks.models import WebhookDelivery
 
@@ -137,13 +136,10 @@ def test_queue_depth_and_oldest_pending_delivery(admin_client):
 
 def test_the_page_query_count_does_not_grow_with_the_data(admin_client):
     def load() -> int:
-        ingress_config_get()  # the admin time zone comes from the cached configuration
         with CaptureQueriesContext(connection) as queries:
             assert admin_client.get(OVERVIEW).status_code == 200
         return len(queries)
 
-    flags_update()
-    settings_update()  # singletons exist, so loading the configuration no longer creates (and invalidates) them
     endpoint = endpoint_create()
     delivery_create(email_create(), endpoint, attempts=[failed_attempt(500)])
     few = load()
