@@ -1,10 +1,12 @@
 """A real HTTP receiver on 127.0.0.1 for delivery tests.
 
 It records every request and answers from a script of responses (status, body, delay, or a dropped
-connection); when the script runs out it answers `default`.
+connection); when the script runs out it answers `default`. It can serve TLS (pass an `ssl_context`) and
+be restarted on the same port (pass `port`) to play a receiver that was down.
 """
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,23 +33,35 @@ class Received:
         return json.loads(self.body)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client that hung up mid-answer (a killed worker, a timeout) is expected here, not an error."""
+
+
 class Receiver:
-    def __init__(self, default: Answer | None = None):
+    def __init__(self, default: Answer | None = None, *, port: int = 0, ssl_context: ssl.SSLContext | None = None):
         self.default = default or Answer()
         self.script: list[Answer] = []
         self.requests: list[Received] = []
+        self.started: list[float] = []  # when each request's body had arrived, before any delay
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = _Server(("127.0.0.1", port), self._handler())
+        self.tls = ssl_context is not None
+        if ssl_context is not None:
+            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def port(self) -> int:
         return self._server.server_address[1]
 
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/hook", host: str = "127.0.0.1") -> str:
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
     def start(self) -> "Receiver":
         self._thread.start()
@@ -71,6 +85,14 @@ class Receiver:
                     return got
                 self._arrived.wait(timeout=max(0.01, deadline - time.monotonic()))
 
+    def wait_started(self, count: int, timeout: float = 10.0) -> int:
+        """Block until `count` requests have arrived (even if still being answered); return how many did."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while len(self.started) < count and time.monotonic() < deadline:
+                self._arrived.wait(timeout=max(0.01, deadline - time.monotonic()))
+            return len(self.started)
+
     def _next_answer(self) -> Answer:
         with self._lock:
             return self.script.pop(0) if self.script else self.default
@@ -87,6 +109,9 @@ class Receiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 answer = receiver._next_answer()
+                with receiver._arrived:
+                    receiver.started.append(time.time())
+                    receiver._arrived.notify_all()
                 if answer.delay:
                     time.sleep(answer.delay)
                 with receiver._arrived:

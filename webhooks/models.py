@@ -1,3 +1,4 @@
+import json
 import uuid
 
 from django.conf import settings
@@ -7,7 +8,8 @@ from django.db.models import Q
 
 from ingress.windows import time_parse
 from signal_server.singleton import SingletonModel
-from webhooks import validators
+from webhooks import signing, validators
+from webhooks.payloads import payload_serialize
 
 DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
 
@@ -34,7 +36,7 @@ class WebhookEndpoint(models.Model):
     secret = models.CharField(
         max_length=200,
         blank=True,
-        help_text="Standard Webhooks signing secret (`whsec_…` base64, or any string). Empty: unsigned.",
+        help_text="Standard Webhooks signing secret: `whsec_` + base64 of 24 to 64 random bytes. Empty: unsigned.",
     )
     delivery_mode = models.CharField(max_length=20, choices=DeliveryMode.choices, default=DeliveryMode.JSON)
     fallback_on_415 = models.BooleanField(default=True, help_text="On HTTP 415, retry at once in the other mode.")
@@ -43,8 +45,13 @@ class WebhookEndpoint(models.Model):
     success_requires_json = models.BooleanField(
         default=False, help_text='Legacy receivers: success needs a 2xx and a JSON body with "success": true.'
     )
-    headers = models.JSONField(default=dict, blank=True, help_text="Extra request headers, e.g. {\"X-Api-Key\": \"…\"}.")
+    headers = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Extra request headers, e.g. {"X-Api-Key": "…"}; their values are never logged or recorded.',
+    )
     deactivated_reason = models.CharField(max_length=200, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -60,11 +67,21 @@ class WebhookEndpoint(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def secret_masked(self) -> str:
+        return signing.secret_mask(self.secret)
+
+    @property
+    def url_masked(self) -> str:
+        return validators.url_mask(self.url)
+
     def clean(self) -> None:
         errors: dict[str, list] = {}
+        self.secret = (self.secret or "").strip()
         for field, check in (
             ("url", lambda: validators.endpoint_url_validate(self.url)),
             ("headers", lambda: validators.headers_validate(self.headers)),
+            ("secret", lambda: signing.secret_validate(self.secret) if self.secret else None),
         ):
             try:
                 check()
@@ -94,7 +111,11 @@ class WebhookSettings(SingletonModel):
     absence_days = models.JSONField(default=list, blank=True, help_text='Weekday names, e.g. ["saturday", "sunday"].')
     retry_schedule_seconds = models.JSONField(
         default=default_retry_schedule,
-        help_text="Delay before each attempt, in seconds; its length is the number of attempts.",
+        help_text=(
+            "Delay before each attempt in seconds, counted from the previous attempt (±20 % jitter); the first is "
+            "0 (send at once) and the length is the number of attempts. Default: 0, 5 s, 5 min, 30 min, 2 h, 5 h, "
+            "10 h, 10 h."
+        ),
     )
     sender_allowlist = models.JSONField(default=list, blank=True, help_text="Lower-case addresses; empty = everyone.")
     rate_limit_per_sender_per_hour = models.PositiveIntegerField(default=0, help_text="0 = no limit.")
@@ -141,7 +162,13 @@ class WebhookSettings(SingletonModel):
 
 
 class WebhookDelivery(models.Model):
-    """One e-mail (or test message) to one endpoint; attempts are its HTTP tries."""
+    """One e-mail (or test message) to one endpoint; attempts are its HTTP tries.
+
+    State machine (every transition is a conditional UPDATE in webhooks.services):
+    pending --claim--> sending --answer--> succeeded | failed | pending (next_attempt_at = the retry time);
+    sending --lease expired (worker died)--> pending | failed, by the sweep;
+    succeeded | failed --replay--> pending (a new attempt series, same webhook-id).
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -157,13 +184,25 @@ class WebhookDelivery(models.Model):
     is_test = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     routing_rule = models.JSONField(null=True, blank=True, help_text="{id, name, priority} of the rule that chose it.")
-    payload = models.JSONField(null=True, blank=True, help_text="Frozen at the first attempt; retries resend it.")
-    attempt_count = models.PositiveSmallIntegerField(default=0)
+    # Text, not JSON: PostgreSQL's jsonb reorders keys, and receivers get the legacy key order byte for byte.
+    payload_json = models.TextField(
+        blank=True, help_text="The exact JSON body, frozen at the first attempt; retries and replays resend it as is."
+    )
+    attempt_count = models.PositiveSmallIntegerField(default=0, help_text="HTTP tries recorded, all series.")
+    series = models.PositiveSmallIntegerField(default=1, help_text="1, then one more for each replay.")
+    series_attempt_count = models.PositiveSmallIntegerField(
+        default=0, help_text="Scheduled attempts made in the current series (index into the retry schedule)."
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     failure_reason = models.CharField(max_length=40, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="While sending: when a live worker must have finished the attempt."
+    )
+    replayed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -176,7 +215,10 @@ class WebhookDelivery(models.Model):
                 fields=["email", "endpoint"], condition=Q(is_test=False), name="one_delivery_per_email_endpoint"
             ),
         ]
-        indexes = [models.Index(fields=["endpoint", "status", "created_at"])]
+        indexes = [
+            models.Index(fields=["endpoint", "status", "created_at"]),
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_status_due_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Delivery #{self.pk} to {self.endpoint_id}"
@@ -185,11 +227,24 @@ class WebhookDelivery(models.Model):
     def webhook_id(self) -> str:
         return f"msg_{self.uuid.hex}"
 
+    @property
+    def payload(self) -> dict | None:
+        """The frozen payload as a dict (keys in sent order), or None before the first attempt built it."""
+        return json.loads(self.payload_json) if self.payload_json else None
+
+    @payload.setter
+    def payload(self, value: dict | None) -> None:
+        self.payload_json = "" if value is None else payload_serialize(value).decode("utf-8")
+
 
 class DeliveryAttempt(models.Model):
+    """One HTTP try. Created when the request starts (finished_at NULL while it is in flight)."""
+
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveSmallIntegerField()
+    series = models.PositiveSmallIntegerField(default=1)
     started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     url = models.CharField(max_length=2000)
     delivery_mode = models.CharField(max_length=20)
@@ -207,3 +262,7 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"Attempt {self.number} of delivery #{self.delivery_id}"
+
+    @property
+    def in_flight(self) -> bool:
+        return self.finished_at is None

@@ -10,6 +10,20 @@ UPSTREAM_CLIENT_ERROR = "upstream_client_error"
 REMOTE_APPLICATION_ERROR = "remote_application_error"
 REQUEST_FAILED = "request_failed"
 BLOCKED_TARGET = "blocked_target"
+# Not an HTTP outcome: the endpoint was deactivated (by staff or a 410) while the delivery waited.
+ENDPOINT_INACTIVE = "endpoint_inactive"
+
+FAILURE_REASONS = {
+    BOT_PROTECTION_DENIED: "Bot protection denied",
+    UNSUPPORTED_MEDIA_TYPE: "Unsupported media type (415)",
+    RATE_LIMITED: "Rate limited (429)",
+    UPSTREAM_SERVER_ERROR: "Receiver server error (5xx)",
+    UPSTREAM_CLIENT_ERROR: "Receiver refused (4xx/3xx)",
+    REMOTE_APPLICATION_ERROR: 'Receiver answered without "success": true',
+    REQUEST_FAILED: "Request failed (network, timeout)",
+    BLOCKED_TARGET: "Blocked target (non-public address)",
+    ENDPOINT_INACTIVE: "Endpoint inactive",
+}
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 
@@ -27,7 +41,7 @@ def response_is_success(status_code: int, text: str, requires_json: bool) -> boo
 
 
 def failure_reason_classify(status_code: int | None, text: str) -> str:
-    """The legacy taxonomy, checked in the legacy order."""
+    """The legacy taxonomy, checked in the legacy order; a redirect (never followed) counts as a refusal."""
     lowered = (text or "").lower()
     if "imunify360" in lowered or "bot-protection" in lowered:
         return BOT_PROTECTION_DENIED
@@ -39,7 +53,7 @@ def failure_reason_classify(status_code: int | None, text: str) -> str:
         return RATE_LIMITED
     if status_code >= 500:
         return UPSTREAM_SERVER_ERROR
-    if status_code >= 400:
+    if status_code >= 300:
         return UPSTREAM_CLIENT_ERROR
     if text:
         return REMOTE_APPLICATION_ERROR
@@ -47,5 +61,5 @@ def failure_reason_classify(status_code: int | None, text: str) -> str:
 
 
 def status_is_retryable(status_code: int | None) -> bool:
-    """Network errors (None), timeouts and transient statuses are retried; other 4xx fail at once."""
+    """Network errors and timeouts (None), 408, 425, 429 and 5xx are retried; anything else fails at once."""
     return status_code is None or status_code in RETRYABLE_STATUSES or status_code >= 500

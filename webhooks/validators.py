@@ -32,13 +32,13 @@ def host_is_placeholder(host: str) -> bool:
 
 
 def host_addresses(host: str, port: int) -> list[str]:
-    """Every address the host resolves to; an IP literal resolves to itself."""
+    """Every address the host resolves to, in the resolver's preference order; an IP literal resolves to itself."""
     try:
         return [ipaddress.ip_address(host.strip("[]")).compressed]
     except ValueError:
         pass
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    return list(dict.fromkeys(info[4][0] for info in infos))
 
 
 def endpoint_url_validate(url: str, *, allow_private: bool | None = None, resolve: bool = True) -> None:
@@ -72,6 +72,18 @@ def endpoint_url_validate(url: str, *, allow_private: bool | None = None, resolv
         raise ValidationError("Use https; plain http is allowed only for private targets.")
 
 
+def url_mask(url: str) -> str:
+    """Scheme and host only: paths and queries of webhook URLs often carry tokens (Make, Zapier)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "***"
+    rest = "/…" if (parts.path not in ("", "/") or parts.query) else "/"
+    return f"{parts.scheme}://{host}{port}{rest}"
+
+
 def time_zone_validate(value: str) -> None:
     try:
         ZoneInfo(value)
@@ -91,6 +103,10 @@ def retry_schedule_validate(schedule: list) -> None:
         or any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= 7 * 86400 for s in schedule)
     ):
         raise ValidationError("The retry schedule is a list of 1 to 20 delays in whole seconds (0 to 604800).")
+    if schedule[0] != 0:
+        # The first attempt goes out as soon as the e-mail is accepted (or the window opens); the schedule's
+        # first slot only says so, which keeps "delay before attempt N" true for every N.
+        raise ValidationError("The first attempt is sent immediately: start the retry schedule with 0.")
 
 
 def headers_validate(headers: dict) -> None:
@@ -99,7 +115,10 @@ def headers_validate(headers: dict) -> None:
         for k, v in headers.items()
     ):
         raise ValidationError("Custom headers are an object of header names to string values, without line breaks.")
-    reserved = {"content-type", "content-length", "host", "webhook-id", "webhook-timestamp", "webhook-signature"}
+    reserved = {
+        "content-type", "content-length", "host", "user-agent", "transfer-encoding",
+        "webhook-id", "webhook-timestamp", "webhook-signature",
+    }
     clash = sorted(k for k in headers if k.strip().lower() in reserved)
     if clash:
         raise ValidationError(f"These headers are set by Signal Server and cannot be overridden: {', '.join(clash)}.")

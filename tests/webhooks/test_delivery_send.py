@@ -1,45 +1,23 @@
-"""Sending one delivery to a real receiver on 127.0.0.1 (SPEC §7, basic path)."""
+"""One scheduled attempt against a real receiver on 127.0.0.1 (SPEC §7): payload, modes, success, records."""
 
 import json
+import logging
+import threading
 
 import pytest
+from django.db import connection
 
-from ingress.models import InboundEmail
-from tests.factories import endpoint_create
 from tests.receiver import Answer
-from webhooks.models import WebhookDelivery
+from tests.webhooks.conftest import SECRET
+from webhooks.models import DeliveryAttempt, WebhookDelivery
 from webhooks.services import delivery_send
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def email():
-    return InboundEmail.objects.create(
-        email_id="ef626f4a3197550e73b6e5a1b3cdc39e",
-        sender="Technique <technique@media-solution.fr>",
-        sender_email="technique@media-solution.fr",
-        subject="Média Solution - Missions Recadrage - Lot 107",
-        date="2026-04-10T09:54:38.000Z",
-        body="<p>À faire pour 14h30 https://www.dropbox.com/scl/fo/abc</p>",
-        body_preview="À faire pour 14h30 https://www.dropbox.com/scl/fo/abc",
-        detector="recadrage",
-        delivery_time="14h30",
-        links=[{"provider": "dropbox", "raw_url": "https://www.dropbox.com/scl/fo/abc",
-                "direct_url": "https://www.dropbox.com/scl/fo/abc?dl=1"}],
-        webhooks_time_start="maintenant",
-        webhooks_time_end="17h00",
-        status="processed",
-    )
-
-
-def delivery_for(email, receiver, **endpoint_fields):
-    endpoint = endpoint_create(url=receiver.url("/hook"), **endpoint_fields)
-    return WebhookDelivery.objects.create(email=email, endpoint=endpoint)
-
-
-def test_payload_keeps_the_legacy_keys_in_order(email, receiver):
-    delivery = delivery_for(email, receiver)
+# payload --------------------------------------------------------------------------------------------------
+def test_payload_keeps_the_legacy_keys_in_order(make_delivery, receiver, email):
+    delivery = make_delivery()
     assert delivery_send(delivery.pk) == "succeeded"
     payload = receiver.requests[0].json()
     assert list(payload) == [
@@ -51,65 +29,227 @@ def test_payload_keeps_the_legacy_keys_in_order(email, receiver):
     assert payload["delivery_time"] == "14h30"
 
 
-def test_body_is_utf8_json_with_non_ascii_kept(email, receiver):
-    delivery_send(delivery_for(email, receiver).pk)
+def test_body_is_utf8_json_with_non_ascii_kept(make_delivery, receiver, email):
+    delivery_send(make_delivery().pk)
     raw = receiver.requests[0].body
     assert "Média".encode("utf-8") in raw
     assert json.loads(raw.decode("utf-8"))["subject"] == email.subject
 
 
-def test_success_records_an_attempt_with_status_and_duration(email, receiver):
-    delivery = delivery_for(email, receiver)
+def test_payload_is_frozen_at_the_first_attempt(make_delivery, receiver, email):
+    delivery = make_delivery()
+    delivery_send(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.payload == receiver.requests[0].json()
+
+
+# what is recorded -----------------------------------------------------------------------------------------
+def test_success_records_an_attempt_with_status_timing_size_and_snippet(make_delivery, receiver):
+    delivery = make_delivery()
     delivery_send(delivery.pk)
     delivery.refresh_from_db()
     attempt = delivery.attempts.get()
     assert (delivery.status, delivery.attempt_count, delivery.last_status_code) == ("succeeded", 1, 200)
-    assert (attempt.number, attempt.status_code, attempt.succeeded) == (1, 200, True)
+    assert (attempt.number, attempt.series, attempt.status_code, attempt.succeeded) == (1, 1, 200, True)
+    assert attempt.started_at <= attempt.finished_at
     assert attempt.duration_ms >= 0 and attempt.request_size == len(receiver.requests[0].body)
+    assert attempt.response_snippet == '{"success": true}'
+    assert attempt.delivery_mode == "json" and attempt.url == delivery.endpoint.url
 
 
-def test_legacy_form_header_mode_sends_the_same_json_with_a_form_content_type(email, receiver):
-    delivery_send(delivery_for(email, receiver, delivery_mode="legacy_form_header").pk)
+def test_response_snippet_is_capped_at_one_kilobyte_on_a_character_boundary(make_delivery, receiver):
+    receiver.answer(Answer(500, "é" * 5000))
+    delivery = make_delivery()
+    delivery_send(delivery.pk)
+    snippet = delivery.attempts.get().response_snippet
+    assert 1020 <= len(snippet.encode("utf-8")) <= 1024 and set(snippet) == {"é"}
+
+
+def test_recorded_headers_hide_signature_and_custom_values(make_delivery, receiver):
+    delivery = make_delivery(secret=SECRET, headers={"X-Api-Key": "k-123", "X-Tenant": "acme"})
+    delivery_send(delivery.pk)
+    recorded = delivery.attempts.get().request_headers
+    sent = receiver.requests[0].headers
+    assert sent["X-Api-Key"] == "k-123" and sent["X-Tenant"] == "acme"
+    assert recorded["X-Api-Key"] == recorded["X-Tenant"] == recorded["webhook-signature"] == "***"
+    assert recorded["webhook-id"] == delivery.webhook_id and recorded["Content-Type"] == "application/json"
+    assert "k-123" not in json.dumps(recorded) and sent["webhook-signature"] not in json.dumps(recorded)
+
+
+def test_user_agent_and_accept_are_sent(make_delivery, receiver):
+    delivery_send(make_delivery().pk)
+    headers = receiver.requests[0].headers
+    assert headers["User-Agent"].startswith("signal-server/")
+    assert headers["Accept"] == "application/json, text/plain, */*"
+
+
+# success criteria and modes -------------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [200, 201, 202, 204])
+def test_any_2xx_is_success_by_default(make_delivery, receiver, status):
+    receiver.answer(Answer(status, "" if status == 204 else "ok"))
+    assert delivery_send(make_delivery().pk) == "succeeded"
+
+
+def test_legacy_success_needs_json_success_true(make_delivery, receiver):
+    receiver.answer(Answer(200, '{"success": true, "id": 7}'))
+    assert delivery_send(make_delivery(success_requires_json=True).pk) == "succeeded"
+
+
+@pytest.mark.parametrize("body", ['{"success": false, "message": "nope"}', '{"ok": true}', "OK", '{"success": "true"}'])
+def test_legacy_2xx_without_json_success_fails_as_remote_application_error(make_delivery, receiver, body):
+    receiver.answer(Answer(200, body))
+    delivery = make_delivery(success_requires_json=True)
+    assert delivery_send(delivery.pk) == "failed"
+    attempt = delivery.attempts.get()
+    assert (attempt.succeeded, attempt.failure_reason, attempt.status_code) == (False, "remote_application_error", 200)
+
+
+def test_legacy_form_header_mode_sends_the_same_json_with_a_form_content_type(make_delivery, receiver, email):
+    delivery_send(make_delivery(delivery_mode="legacy_form_header").pk)
     request = receiver.requests[0]
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert request.json()["email_id"] == email.email_id
 
 
-def test_legacy_success_needs_json_success_true(email, receiver):
-    receiver.answer(Answer(200, '{"success": false, "message": "nope"}'))
-    delivery = delivery_for(email, receiver, success_requires_json=True)
-    delivery_send(delivery.pk)
-    attempt = delivery.attempts.get()
-    assert (attempt.succeeded, attempt.failure_reason) == (False, "remote_application_error")
-
-
-def test_client_error_fails_at_once_with_its_reason(email, receiver):
-    receiver.answer(Answer(400, "bad request"))
-    delivery = delivery_for(email, receiver)
-    assert delivery_send(delivery.pk) == "failed"
-    delivery.refresh_from_db()
-    assert (delivery.failure_reason, delivery.last_status_code) == ("upstream_client_error", 400)
-
-
-def test_server_error_schedules_a_retry(email, receiver):
-    receiver.answer(Answer(503, "down"))
-    delivery = delivery_for(email, receiver)
-    assert delivery_send(delivery.pk) == "pending"
-    delivery.refresh_from_db()
-    assert delivery.failure_reason == "upstream_server_error" and delivery.next_attempt_at is not None
-
-
-def test_415_falls_back_to_the_other_mode_within_the_attempt(email, receiver):
+def test_415_falls_back_at_once_to_the_other_mode_and_records_both_tries(make_delivery, receiver):
     receiver.answer(Answer(415, "unsupported"))
-    delivery = delivery_for(email, receiver)
+    delivery = make_delivery()
     assert delivery_send(delivery.pk) == "succeeded"
     assert [r.headers["Content-Type"] for r in receiver.requests] == [
         "application/json", "application/x-www-form-urlencoded"
     ]
+    attempts = list(delivery.attempts.all())
+    assert [(a.delivery_mode, a.status_code, a.failure_reason) for a in attempts] == [
+        ("json", 415, "unsupported_media_type"), ("legacy_form_header", 200, "")
+    ]
 
 
-def test_a_delivery_already_claimed_is_not_sent_twice(email, receiver):
-    delivery = delivery_for(email, receiver)
+def test_415_falls_back_from_legacy_form_to_json_too(make_delivery, receiver):
+    receiver.answer(Answer(415, "unsupported"))
+    assert delivery_send(make_delivery(delivery_mode="legacy_form_header").pk) == "succeeded"
+    assert receiver.requests[1].headers["Content-Type"] == "application/json"
+
+
+def test_415_without_fallback_fails_at_once(make_delivery, receiver):
+    receiver.answer(Answer(415, "unsupported"))
+    delivery = make_delivery(fallback_on_415=False)
+    assert delivery_send(delivery.pk) == "failed"
+    delivery.refresh_from_db()
+    assert (delivery.failure_reason, len(receiver.requests)) == ("unsupported_media_type", 1)
+
+
+def test_415_in_both_modes_fails(make_delivery, receiver):
+    receiver.default = Answer(415, "unsupported")
+    delivery = make_delivery()
+    assert delivery_send(delivery.pk) == "failed"
+    assert delivery.attempts.count() == 2
+
+
+def test_bot_protection_page_is_recognised(make_delivery, receiver):
+    receiver.answer(Answer(403, "<html>Access denied by Imunify360 bot-protection</html>"))
+    delivery = make_delivery()
+    delivery_send(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.failure_reason == "bot_protection_denied"
+
+
+def test_custom_headers_are_sent(make_delivery, receiver):
+    delivery_send(make_delivery(headers={"X-Api-Key": "k-123"}).pk)
+    assert receiver.requests[0].headers["X-Api-Key"] == "k-123"
+
+
+# network failures -----------------------------------------------------------------------------------------
+def test_answer_slower_than_the_endpoint_timeout_is_request_failed_and_retried(make_delivery, receiver):
+    receiver.answer(Answer(200, delay=2.5))
+    delivery = make_delivery(timeout_seconds=1)
+    assert delivery_send(delivery.pk) == "pending"
+    attempt = delivery.attempts.get()
+    assert attempt.failure_reason == "request_failed" and "within 1 s" in attempt.error
+    assert 900 <= attempt.duration_ms < 2000
+
+
+def test_dropped_connection_is_request_failed_and_retried(make_delivery, receiver):
+    receiver.answer(Answer(drop=True))
+    delivery = make_delivery()
+    assert delivery_send(delivery.pk) == "pending"
+    attempt = delivery.attempts.get()
+    assert (attempt.status_code, attempt.failure_reason) == (None, "request_failed")
+    assert attempt.error
+
+
+def test_connection_refused_is_request_failed_and_retried(make_delivery, receiver):
+    delivery = make_delivery(url="http://127.0.0.1:9/hook")
+    assert delivery_send(delivery.pk) == "pending"
+    attempt = delivery.attempts.get()
+    assert attempt.failure_reason == "request_failed" and "refused" in attempt.error.lower()
+
+
+def test_redirects_are_not_followed(make_delivery, receiver):
+    receiver.answer(Answer(302, "", headers={"Location": receiver.url("/elsewhere")}))
+    delivery = make_delivery()
+    assert delivery_send(delivery.pk) == "failed"
+    assert [r.path for r in receiver.requests] == ["/hook"]
+    assert "redirect not followed" in delivery.attempts.get().error
+
+
+# claims ---------------------------------------------------------------------------------------------------
+def test_a_delivery_already_claimed_is_not_sent_twice(make_delivery, receiver):
+    delivery = make_delivery()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="sending")
     assert delivery_send(delivery.pk) is None
     assert receiver.requests == []
+
+
+def test_a_finished_delivery_is_not_sent_again_by_a_stale_task(make_delivery, receiver):
+    delivery = make_delivery()
+    delivery_send(delivery.pk)
+    assert delivery_send(delivery.pk) is None
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attempt_is_visible_while_the_request_is_in_flight(make_delivery, receiver):
+    receiver.answer(Answer(200, delay=1.0))
+    delivery = make_delivery()
+
+    def send():
+        try:
+            delivery_send(delivery.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=send)
+    worker.start()
+    try:
+        assert receiver.wait_started(1, timeout=5) == 1
+        in_flight = DeliveryAttempt.objects.get(delivery=delivery)
+        assert in_flight.in_flight and in_flight.finished_at is None
+        assert WebhookDelivery.objects.get(pk=delivery.pk).status == "sending"
+    finally:
+        worker.join(timeout=10)
+
+
+# logs -----------------------------------------------------------------------------------------------------
+def test_logs_use_the_legacy_prefixes_and_never_the_secret_or_url_path(make_delivery, receiver, caplog):
+    receiver.answer(Answer(503, "down"))
+    delivery = make_delivery("/t/secret-token-in-path", secret=SECRET, headers={"Authorization": "Bearer abcdef123"})
+    with caplog.at_level(logging.INFO, logger="webhooks"):
+        delivery_send(delivery.pk)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
+        delivery_send(delivery.pk)
+    text = caplog.text
+    assert "WEBHOOK_SENDER: Error sending webhook to" in text
+    assert "WEBHOOK_SENDER: Webhook sent successfully to" in text
+    assert SECRET not in text and SECRET[6:] not in text and "abcdef123" not in text
+    assert "secret-token-in-path" not in text
+
+
+def test_retries_resend_the_first_body_byte_for_byte(make_delivery, receiver):
+    receiver.answer(Answer(503))
+    delivery = make_delivery()
+    delivery_send(delivery.pk)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
+    delivery_send(delivery.pk)
+    first, second = receiver.requests
+    assert first.body == second.body
+    assert list(second.json())[:3] == ["microsoft_graph_email_id", "email_id", "subject"]

@@ -2,6 +2,10 @@
 
 Ctrl-C or SIGTERM stops every child cleanly; if one child dies, the others are stopped too, so a
 supervisor (systemd, a container runtime) sees the failure and restarts the whole service.
+
+The sweep (`manage.py deliveries_sweep --loop`) recovers deliveries whose worker died mid-attempt and
+re-enqueues due deliveries that lost their task; deployments that run the processes separately run one
+(or more) of it beside the workers.
 """
 
 import os
@@ -26,6 +30,10 @@ class Command(BaseCommand):
         parser.add_argument("--web-threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
         parser.add_argument("--task-workers", type=int, default=int(os.environ.get("TASK_WORKERS", "1")))
         parser.add_argument("--no-web", action="store_true", help="Only the background processes.")
+        parser.add_argument(
+            "--no-sweep", action="store_true",
+            help="Do not run the delivery sweep here (another host runs `manage.py deliveries_sweep --loop`).",
+        )
 
     def handle(self, *args, **options):
         python = sys.executable
@@ -38,6 +46,8 @@ class Command(BaseCommand):
                  "--interval", os.environ.get("TASK_WORKER_INTERVAL", "0.05"),
                  "--queue-name", "*", "--worker-id", f"{os.uname().nodename[:40]}-{os.getpid()}-{index}"]
             )
+        if not options["no_sweep"]:
+            commands.append([python, "manage.py", "deliveries_sweep", "--loop"])
         # Own sessions: a terminal Ctrl-C reaches only this process, which then stops each child exactly once.
         children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True) for cmd in commands]
         stopping = False

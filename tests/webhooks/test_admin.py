@@ -1,0 +1,240 @@
+"""Admin for endpoints and deliveries: lists, detail with attempts, actions (replay, test, activate)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from ingress.models import InboundEmail
+from ingress.selectors import ingress_config_get
+from tests.factories import endpoint_create
+from tests.receiver import Answer
+from tests.webhooks.conftest import SECRET
+from webhooks import signing
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import delivery_send
+
+pytestmark = pytest.mark.django_db
+
+ENDPOINTS = reverse("admin:webhooks_webhookendpoint_changelist")
+DELIVERIES = reverse("admin:webhooks_webhookdelivery_changelist")
+
+
+def inbound(n: int, subject: str = "Sujet") -> InboundEmail:
+    return InboundEmail.objects.create(
+        email_id=f"{n:032x}", sender="a@b.fr", sender_email="a@b.fr", subject=f"{subject} {n}",
+        body="<p>BODY-MARKER</p>", status="processed",
+    )
+
+
+def deliveries(count: int, endpoint: WebhookEndpoint, status: str = "failed") -> list[WebhookDelivery]:
+    start = WebhookDelivery.objects.count()
+    return [
+        WebhookDelivery.objects.create(
+            email=inbound(start + n), endpoint=endpoint, status=status, payload={"big": "PAYLOAD-MARKER"}
+        )
+        for n in range(count)
+    ]
+
+
+def action(client, url, name, ids, **extra):
+    return client.post(url, {"action": name, "_selected_action": [str(i) for i in ids], **extra}, follow=True)
+
+
+def query_count(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+# endpoints ------------------------------------------------------------------------------------------------
+def test_endpoint_list_masks_secret_and_url_and_shows_the_last_delivery(admin_client):
+    endpoint = endpoint_create(url="http://127.0.0.1:9/make/t0ken-in-path", secret=SECRET)
+    deliveries(1, endpoint, status="succeeded")
+    page = admin_client.get(ENDPOINTS).content.decode()
+    assert SECRET not in page and "t0ken-in-path" not in page
+    assert "whsec_…" + SECRET[-4:] in page and "http://127.0.0.1:9/…" in page
+    assert "succeeded" in page
+
+
+def test_endpoint_list_query_count_does_not_grow_with_endpoints(admin_client):
+    for _ in range(2):
+        deliveries(1, endpoint_create())
+    few = query_count(admin_client, ENDPOINTS)
+    for _ in range(8):
+        deliveries(2, endpoint_create())
+    assert query_count(admin_client, ENDPOINTS) == few
+
+
+def test_new_endpoint_form_is_prefilled_with_a_valid_generated_secret(admin_client):
+    page = admin_client.get(reverse("admin:webhooks_webhookendpoint_add")).content.decode()
+    secret = re.search(r'name="secret" value="(whsec_[^"]+)"', page).group(1)
+    signing.secret_validate(secret)
+
+
+def endpoint_form(**overrides):
+    data = {
+        "name": "acme", "url": "http://127.0.0.1:9/hook", "is_active": "on", "secret": SECRET,
+        "delivery_mode": "json", "fallback_on_415": "on", "verify_tls": "on", "timeout_seconds": "30",
+        "headers": "{}",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_an_invalid_secret_is_refused_in_admin(admin_client):
+    response = admin_client.post(reverse("admin:webhooks_webhookendpoint_add"), endpoint_form(secret="hunter2"))
+    assert response.status_code == 200 and "starts with" in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_generate_secret_replaces_the_secret_on_save(admin_client):
+    endpoint = endpoint_create(name="acme", secret=SECRET)
+    url = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
+    response = admin_client.post(url, endpoint_form(generate_secret="on"))
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.secret != SECRET
+    signing.secret_validate(endpoint.secret)
+
+
+def test_deactivate_and_activate_actions_apply_to_the_very_next_ingress_request(admin_client):
+    endpoint = endpoint_create(name="billing")
+    assert endpoint.pk in ingress_config_get().active_endpoint_names
+
+    action(admin_client, ENDPOINTS, "deactivate", [endpoint.pk])
+    endpoint.refresh_from_db()
+    assert not endpoint.is_active and "Deactivated in admin by" in endpoint.deactivated_reason
+    assert endpoint.pk not in ingress_config_get().active_endpoint_names
+
+    action(admin_client, ENDPOINTS, "activate", [endpoint.pk])
+    endpoint.refresh_from_db()
+    assert endpoint.is_active and endpoint.deactivated_reason == ""
+    assert endpoint.pk in ingress_config_get().active_endpoint_names
+
+
+def test_the_default_endpoint_is_not_deactivated_by_the_bulk_action(admin_client):
+    default = endpoint_create(name="default", is_default=True)
+    page = action(admin_client, ENDPOINTS, "deactivate", [default.pk]).content.decode()
+    default.refresh_from_db()
+    assert default.is_active and "make another one the default first" in page
+
+
+def test_send_test_webhook_action_queues_a_test_delivery_and_links_to_it(admin_client, receiver):
+    endpoint = endpoint_create(url=receiver.url())
+    page = action(admin_client, ENDPOINTS, "send_test_webhook", [endpoint.pk]).content.decode()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.is_test and delivery.email is None
+    assert reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk]) in page
+    assert DBTaskResult.objects.get().args_kwargs["args"] == [delivery.pk]
+
+
+def test_replay_failed_action_asks_for_a_range_then_replays_it(admin_client):
+    endpoint = endpoint_create()
+    old, recent = deliveries(2, endpoint)
+    WebhookDelivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3))
+
+    form_page = action(admin_client, ENDPOINTS, "replay_failed", [endpoint.pk])
+    assert 'name="since"' in form_page.content.decode() and form_page.templates[0].name.endswith("replay_failed.html")
+
+    now = timezone.localtime(timezone.now(), timezone.get_fixed_timezone(0))
+    result = action(
+        admin_client, ENDPOINTS, "replay_failed", [endpoint.pk], apply="1",
+        since=(now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        until=(now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+    ).content.decode()
+    assert "1 failed deliveries queued again" in result
+    assert WebhookDelivery.objects.get(pk=recent.pk).status == "pending"
+    assert WebhookDelivery.objects.get(pk=old.pk).status == "failed"
+
+
+def test_replay_failed_rejects_a_backwards_range(admin_client):
+    endpoint = endpoint_create()
+    page = action(
+        admin_client, ENDPOINTS, "replay_failed", [endpoint.pk], apply="1",
+        since="2026-04-10T10:00", until="2026-04-10T09:00",
+    ).content.decode()
+    assert "must be before its end" in page
+
+
+# deliveries -----------------------------------------------------------------------------------------------
+def test_delivery_list_shows_the_columns_staff_need(admin_client):
+    endpoint = endpoint_create(name="billing")
+    delivery = deliveries(1, endpoint)[0]
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempt_count=3, last_status_code=503,
+                                                         failure_reason="upstream_server_error")
+    page = admin_client.get(DELIVERIES).content.decode()
+    for text in ("billing", delivery.email.subject, "Failed", "503", "upstream_server_error"):
+        assert text in page
+
+
+def test_delivery_list_defers_payloads_and_bodies_and_its_query_count_is_flat(admin_client):
+    endpoint = endpoint_create()
+    deliveries(2, endpoint)
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(DELIVERIES)
+    few = len(queries)
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert '"payload_json"' not in sql and '"body"' not in sql
+    deliveries(20, endpoint_create())
+    assert query_count(admin_client, DELIVERIES) == few
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("status=failed", {"f"}), ("failure_reason=rate_limited", {"r"}), ("is_test__exact=1", {"t"}),
+     ("q=needle", {"s"})],
+)
+def test_delivery_list_filters_and_search(admin_client, query, expected):
+    endpoint = endpoint_create()
+    made = {
+        "f": WebhookDelivery.objects.create(email=inbound(1), endpoint=endpoint, status="failed"),
+        "r": WebhookDelivery.objects.create(email=inbound(2), endpoint=endpoint, failure_reason="rate_limited"),
+        "t": WebhookDelivery.objects.create(endpoint=endpoint, is_test=True, status="succeeded"),
+        "s": WebhookDelivery.objects.create(email=inbound(3, "a needle here"), endpoint=endpoint, status="succeeded"),
+    }
+    response = admin_client.get(f"{DELIVERIES}?{query}")
+    shown = {key for key, d in made.items() if d in response.context["cl"].result_list}
+    assert shown == expected
+
+
+def test_delivery_detail_shows_every_attempt_with_status_timing_and_the_payload(admin_client, make_delivery, receiver):
+    receiver.answer(Answer(503, "down for maintenance"))
+    delivery = make_delivery(secret=SECRET, headers={"X-Api-Key": "k-secret-123"})
+    delivery_send(delivery.pk)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
+    delivery_send(delivery.pk)
+
+    page = admin_client.get(reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])).content.decode()
+
+    assert "HTTP 503" in page and "HTTP 200" in page and "down for maintenance" in page
+    assert len(re.findall(r"<p>\d+ ms</p>", page)) == 2
+    assert len(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", page)) >= 2  # attempt start times, to the second
+    assert "upstream_server_error" in page
+    assert "&quot;email_id&quot;: &quot;ef626f4a3197550e73b6e5a1b3cdc39e&quot;" in page  # pretty-printed payload
+    assert delivery.webhook_id in page
+    assert "k-secret-123" not in page and SECRET not in page
+
+
+def test_delivery_detail_is_read_only(admin_client, make_delivery):
+    delivery = make_delivery()
+    url = reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])
+    assert 'name="_save"' not in admin_client.get(url).content.decode()
+    assert admin_client.post(url, {"status": "succeeded"}).status_code == 403
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "pending"
+
+
+def test_replay_selected_reopens_finished_deliveries_and_explains_the_others(admin_client):
+    endpoint = endpoint_create()
+    failed, pending = deliveries(1, endpoint, "failed")[0], deliveries(1, endpoint, "pending")[0]
+
+    page = action(admin_client, DELIVERIES, "replay", [failed.pk, pending.pk]).content.decode()
+
+    assert "1 deliveries queued again" in page and f"Delivery #{pending.pk} is pending" in page
+    failed.refresh_from_db()
+    assert (failed.status, failed.series) == ("pending", 2)

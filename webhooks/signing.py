@@ -1,0 +1,48 @@
+"""Standard Webhooks signing (https://www.standardwebhooks.com): secrets and the three signature headers."""
+
+import base64
+import binascii
+import secrets
+from datetime import UTC, datetime
+
+from django.core.exceptions import ValidationError
+from standardwebhooks import Webhook
+
+SECRET_PREFIX = "whsec_"
+SECRET_MIN_BYTES = 24
+SECRET_MAX_BYTES = 64
+SECRET_NEW_BYTES = 32
+
+
+def secret_generate() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_NEW_BYTES)).decode("ascii")
+
+
+def secret_validate(secret: str) -> None:
+    """A signing secret is `whsec_` + standard base64 of 24 to 64 bytes, as the spec and its libraries expect."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValidationError(f"A signing secret starts with '{SECRET_PREFIX}' (use the generated one).")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationError("A signing secret is 'whsec_' followed by standard base64.") from exc
+    if not SECRET_MIN_BYTES <= len(key) <= SECRET_MAX_BYTES:
+        raise ValidationError(
+            f"A signing secret holds {SECRET_MIN_BYTES} to {SECRET_MAX_BYTES} bytes (this one has {len(key)})."
+        )
+
+
+def secret_mask(secret: str) -> str:
+    """Enough to tell two secrets apart, never enough to use one: `whsec_…k3Q=`."""
+    if not secret:
+        return ""
+    return f"{SECRET_PREFIX}…{secret[-4:]}" if len(secret) > len(SECRET_PREFIX) + 8 else "…"
+
+
+def signature_headers(secret: str, msg_id: str, body: bytes, now: datetime) -> dict[str, str]:
+    """`webhook-id`, `webhook-timestamp` and `webhook-signature` for this body, signed at `now` (whole seconds)."""
+    timestamp = int(now.timestamp())
+    signature = Webhook(secret).sign(
+        msg_id=msg_id, timestamp=datetime.fromtimestamp(timestamp, tz=UTC), data=body.decode("utf-8")
+    )
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
