@@ -72,7 +72,7 @@ class DeliveryInline(admin.TabularInline):
     verbose_name_plural = "deliveries"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("endpoint").defer("payload")
+        return super().get_queryset(request).select_related("endpoint").defer("payload_json")
 
     def has_add_permission(self, request, obj=None):
         return False

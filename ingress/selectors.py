@@ -126,7 +126,7 @@ def _deliveries_prefetch():
 
     from webhooks.models import WebhookDelivery
 
-    return Prefetch("deliveries", queryset=WebhookDelivery.objects.select_related("endpoint").defer("payload"))
+    return Prefetch("deliveries", queryset=WebhookDelivery.objects.select_related("endpoint").defer("payload_json"))
 
 
 def emails_list():

@@ -51,7 +51,7 @@ def email_create(*, received_at: datetime | None = None, **overrides) -> Inbound
 def delivery_create(
     email=None, endpoint=None, *, created_at: datetime | None = None, attempts: list[dict] | None = None, **fields
 ) -> WebhookDelivery:
-    """A delivery with the given attempts; its summary fields follow the last attempt, as the sender records them."""
+    """A delivery with the given (finished) attempts; its summary fields follow the last one, as the sender records."""
     endpoint = endpoint or endpoint_create()
     delivery = WebhookDelivery.objects.create(email=email, endpoint=endpoint, **fields)
     created_at = created_at or timezone.now()
@@ -63,6 +63,8 @@ def delivery_create(
             delivery=delivery,
             number=number,
             started_at=moment,
+            finished_at=attempt.pop("finished_at", moment + timedelta(milliseconds=120)),
+            duration_ms=120,
             url=attempt.pop("url", endpoint.url),
             delivery_mode=attempt.pop("delivery_mode", endpoint.delivery_mode),
             request_size=attempt.pop("request_size", 812),

@@ -6,15 +6,15 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ingress.models import InboundEmail
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookSettings
+from webhooks.payloads import test_payload_build
 
 # Large text never needed in lists: the frozen payload and the e-mail's body, links and decision.
-_LIST_DEFERRED = ("payload", "email__body", "email__links", "email__decision")
+_LIST_DEFERRED = ("payload_json", "email__body", "email__links", "email__decision")
 
 
 def deliveries_list() -> QuerySet[WebhookDelivery]:
@@ -24,6 +24,15 @@ def deliveries_list() -> QuerySet[WebhookDelivery]:
         .defer(*_LIST_DEFERRED)
         .order_by("-created_at", "-id")
     )
+
+
+def endpoint_find(reference: str) -> WebhookEndpoint | None:
+    """An endpoint by exact name, else by id."""
+    reference = reference.strip()
+    endpoint = WebhookEndpoint.objects.filter(name=reference).first()
+    if endpoint is None and reference.isdigit():
+        endpoint = WebhookEndpoint.objects.filter(pk=int(reference)).first()
+    return endpoint
 
 
 def delivery_detail_queryset() -> QuerySet[WebhookDelivery]:
@@ -83,26 +92,35 @@ def _legacy_entry(**fields) -> dict:
     return entry
 
 
-def _delivery_entry(delivery: WebhookDelivery) -> dict:
-    attempts = list(delivery.attempts.all())
+def _delivery_entry(delivery: WebhookDelivery) -> dict | None:
+    """The delivery's latest finished attempt, in the legacy form; None while its only attempt is in flight.
+
+    Everything comes from the attempt itself: a replay clears the delivery's summary fields until its
+    next attempt finishes, but the history of what happened stays true.
+    """
+    attempts = list(delivery.attempts.all())  # finished ones, in order
+    if not attempts:
+        return None
     last = attempts[-1]
     modes = list(dict.fromkeys(_legacy_mode(a.delivery_mode) for a in attempts))
-    success = delivery.status == WebhookDelivery.Status.SUCCEEDED
-    subject = delivery.email.subject if delivery.email_id else delivery.payload_subject
+    if delivery.email_id:
+        subject = delivery.email.subject
+    else:
+        subject = test_payload_build(delivery.endpoint.name, "")["subject"]
     return _legacy_entry(
-        timestamp=_legacy_time(delivery.last_attempt_at or last.started_at),
+        timestamp=_legacy_time(last.finished_at),
         email_id=delivery.email.email_id if delivery.email_id else LEGACY_TEST_EMAIL_ID,
-        status="success" if success else "error",
-        status_code=delivery.last_status_code,
+        status="success" if last.succeeded else "error",
+        status_code=last.status_code,
         webhook_url=_legacy_url(last.url),
         subject=subject[:LEGACY_SUBJECT_CHARS] if subject else None,
         delivery_mode=_legacy_mode(last.delivery_mode),
         attempted_delivery_modes=modes,
         fallback_used=len(modes) > 1,
         payload_size_bytes=last.request_size,
-        error_message=None if success else (delivery.last_error[:LEGACY_TEXT_CHARS] or "Unknown error"),
-        response_snippet=None if success else last.response_snippet[:LEGACY_TEXT_CHARS],
-        failure_reason=None if success else (delivery.failure_reason or None),
+        error_message=None if last.succeeded else (last.error[:LEGACY_TEXT_CHARS] or "Unknown error"),
+        response_snippet=None if last.succeeded else last.response_snippet[:LEGACY_TEXT_CHARS],
+        failure_reason=None if last.succeeded else (last.failure_reason or None),
         delivery_id=delivery.pk,
         endpoint=delivery.endpoint.name,
         delivery_status=delivery.status,
@@ -126,8 +144,8 @@ def webhook_logs_legacy(
     *, days: int, limit: int = LEGACY_LOGS_DEFAULT_LIMIT, status: str | None = None, email_id: str | None = None,
     now: datetime | None = None,
 ) -> list[dict]:
-    """The legacy history: one entry per delivery that made at least one attempt (its latest outcome),
-    plus one `skipped` entry per e-mail skipped for lack of links; newest first, at most `limit`.
+    """The legacy history: one entry per delivery with a finished attempt (its latest outcome), plus one
+    `skipped` entry per e-mail skipped for lack of links; newest first, at most `limit`.
 
     Three or four queries whatever `limit` is.
     """
@@ -137,15 +155,14 @@ def webhook_logs_legacy(
         deliveries = (
             WebhookDelivery.objects.filter(attempt_count__gt=0, last_attempt_at__gte=since)
             .select_related("endpoint", "email")
-            .only("id", "status", "email", "endpoint", "endpoint__name", "email__email_id", "email__subject", "attempt_count",
-                  "last_attempt_at", "last_status_code", "last_error", "failure_reason")
-            .annotate(payload_subject=KT("payload__subject"))
+            .only("id", "status", "email", "endpoint", "endpoint__name", "email__email_id", "email__subject",
+                  "attempt_count", "last_attempt_at")
             .prefetch_related(
                 Prefetch(
                     "attempts",
-                    queryset=DeliveryAttempt.objects.only(
-                        "id", "delivery_id", "number", "started_at", "url", "delivery_mode", "request_size",
-                        "response_snippet",
+                    queryset=DeliveryAttempt.objects.filter(finished_at__isnull=False).only(
+                        "id", "delivery_id", "number", "finished_at", "url", "delivery_mode", "request_size",
+                        "status_code", "response_snippet", "error", "failure_reason", "succeeded",
                     ).order_by("number"),
                 )
             )
@@ -157,7 +174,9 @@ def webhook_logs_legacy(
             deliveries = deliveries.exclude(status=WebhookDelivery.Status.SUCCEEDED)
         if email_id:
             deliveries = deliveries.filter(email__email_id=email_id)
-        entries += [_delivery_entry(d) for d in deliveries[:limit]]
+        entries += [
+            entry for entry in map(_delivery_entry, deliveries[:limit]) if entry and status in (None, entry["status"])
+        ]
     if status in (None, "skipped"):
         skipped = InboundEmail.objects.filter(
             status=InboundEmail.Status.SKIPPED_NO_LINKS, received_at__gte=since
@@ -188,9 +207,9 @@ def delivery_counts_by_day(since: datetime, tz: ZoneInfo) -> list[tuple[date, st
 
 
 def attempt_failure_reason_counts(since: datetime) -> list[tuple[str, int]]:
-    """Failed attempts since `since` by failure reason, most frequent first; one query."""
+    """Failed attempts (finished, not in flight) since `since` by failure reason, most frequent first; one query."""
     rows = (
-        DeliveryAttempt.objects.filter(started_at__gte=since, succeeded=False)
+        DeliveryAttempt.objects.filter(started_at__gte=since, succeeded=False, finished_at__isnull=False)
         .values("failure_reason")
         .annotate(n=Count("pk"))
         .order_by("-n", "failure_reason")

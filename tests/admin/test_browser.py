@@ -110,6 +110,19 @@ def test_the_overview_draws_its_charts_from_local_assets_only(logged_in, live_se
     assert page.external_requests == []
 
 
+def test_replaying_a_failed_delivery_with_one_action(logged_in, live_server, history):
+    page = logged_in
+    failed = history["failed"]
+    page.goto(f"{live_server.url}/admin/webhooks/webhookdelivery/?status__exact=failed")
+    page.check(f"input[name=_selected_action][value='{failed.pk}']")
+    page.select_option("select[name=action]", "replay")
+    page.click("button[name=index]")
+    assert "1 deliveries queued again." in page.locator(".messagelist .success").inner_text()
+    failed.refresh_from_db()
+    assert failed.status == WebhookDelivery.Status.PENDING and failed.series == 2
+    assert page.external_requests == []
+
+
 def test_an_inbound_email_detail_shows_links_decision_and_deliveries(logged_in, live_server, history):
     page = logged_in
     page.goto(f"{live_server.url}/admin/ingress/inboundemail/")

@@ -20,7 +20,8 @@ from tests.history_factories import (
     staff_create,
     token_for,
 )
-from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.services import delivery_replay, delivery_send, endpoint_test_send
 
 pytestmark = pytest.mark.django_db
 
@@ -280,6 +281,26 @@ def test_a_delivery_still_retrying_shows_its_last_failure_as_error(api):
     assert entry["delivery_status"] == "pending"
 
 
+def test_an_attempt_still_in_flight_is_not_an_outcome_yet(api):
+    delivery = delivery_create(email_create(), attempts=[failed_attempt(500)], status=WebhookDelivery.Status.SENDING)
+    DeliveryAttempt.objects.create(
+        delivery=delivery, number=2, started_at=timezone.now(), url=delivery.endpoint.url, delivery_mode="json"
+    )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempt_count=2)  # as the sender does at the start
+    entry = api.get(LOGS).json()["logs"][0]
+    assert entry["status_code"] == 500 and entry["delivery_status"] == "sending" and entry["attempts"] == 2
+    DeliveryAttempt.objects.filter(number=1).delete()
+    assert api.get(LOGS).json()["count"] == 0
+
+
+def test_a_replayed_delivery_keeps_its_last_outcome_until_the_next_attempt(api):
+    delivery = delivery_create(email_create(), attempts=[failed_attempt(503, error="Service Unavailable")])
+    delivery_replay(delivery)
+    entry = api.get(LOGS).json()["logs"][0]
+    assert entry["status"] == "error" and entry["status_code"] == 503
+    assert entry["error_message"] == "Service Unavailable" and entry["delivery_status"] == "pending"
+
+
 def test_a_delivery_never_attempted_is_not_an_entry(api):
     delivery_create(email_create())
     assert api.get(LOGS).json()["count"] == 0
@@ -314,11 +335,13 @@ def test_other_skips_are_not_legacy_entries(api):
     assert api.get(LOGS).json()["count"] == 0
 
 
-def test_a_test_delivery_uses_the_legacy_test_email_id(api):
-    delivery_create(None, is_test=True, attempts=[ok_attempt()], payload={"subject": "Signal Server test webhook"})
+def test_a_test_send_from_the_admin_uses_the_legacy_test_email_id(api, receiver):
+    endpoint = endpoint_create(name="billing", url=receiver.url("/hook"))
+    assert delivery_send(endpoint_test_send(endpoint).pk) == "succeeded"
     entry = api.get(LOGS).json()["logs"][0]
     assert entry["email_id"] == "test-webhook"
-    assert entry["subject"] == "Signal Server test webhook"
+    assert entry["subject"] == "Signal Server test webhook for billing"
+    assert entry["status"] == "success" and entry["status_code"] == 200
 
 
 def test_entries_are_newest_first_across_deliveries_and_skips(api):

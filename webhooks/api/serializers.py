@@ -1,6 +1,9 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.selectors import endpoint_find
 
 
 class EndpointRefSerializer(serializers.ModelSerializer):
@@ -21,8 +24,8 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = DeliveryAttempt
         fields = [
-            "number", "started_at", "duration_ms", "url", "delivery_mode", "request_headers", "request_size",
-            "status_code", "response_snippet", "error", "failure_reason", "succeeded",
+            "number", "series", "started_at", "finished_at", "duration_ms", "url", "delivery_mode", "request_headers",
+            "request_size", "status_code", "response_snippet", "error", "failure_reason", "succeeded",
         ]
 
 
@@ -50,13 +53,16 @@ class DeliverySerializer(serializers.ModelSerializer):
         model = WebhookDelivery
         fields = [
             "id", "url", "webhook_id", "email", "endpoint", "is_test", "status", "routing_rule", "attempt_count",
-            "next_attempt_at", "last_attempt_at", "last_status_code", "last_error", "failure_reason", "created_at",
-            "updated_at", "completed_at",
+            "series", "next_attempt_at", "last_attempt_at", "last_status_code", "last_error", "failure_reason",
+            "created_at", "updated_at", "completed_at", "replayed_at",
         ]
 
 
 class DeliveryDetailSerializer(DeliverySerializer):
-    attempts = DeliveryAttemptSerializer(many=True)
+    payload = serializers.JSONField(
+        read_only=True, allow_null=True, help_text="The JSON body as sent (null before the first attempt)."
+    )
+    attempts = DeliveryAttemptSerializer(many=True, help_text="Every HTTP try, all replay series, in order.")
 
     class Meta(DeliverySerializer.Meta):
         fields = DeliverySerializer.Meta.fields + ["payload", "attempts"]
@@ -94,3 +100,37 @@ class LegacyLogsSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class EndpointReferenceField(serializers.Field):
+    """An endpoint given by id or by exact name."""
+
+    default_error_messages = {"unknown": "No endpoint with this id or name."}
+
+    def to_internal_value(self, data):
+        endpoint = endpoint_find(str(data))
+        if endpoint is None:
+            self.fail("unknown")
+        return endpoint
+
+    def to_representation(self, value):
+        return EndpointRefSerializer(value).data
+
+
+class ReplayFailedSerializer(serializers.Serializer):
+    endpoint = EndpointReferenceField(help_text="Endpoint exact name, or id.")
+    since = serializers.DateTimeField(help_text="Deliveries created at or after (ISO 8601).")
+    until = serializers.DateTimeField(help_text="Deliveries created before (ISO 8601).")
+
+    def validate(self, data):
+        if data["since"] >= data["until"]:
+            raise serializers.ValidationError({"until": "Must be after since."})
+        return data
+
+
+class ReplayFailedAnswerSerializer(serializers.Serializer):
+    replayed = serializers.IntegerField(help_text="Failed deliveries re-opened and enqueued.")
+    endpoint = EndpointRefSerializer()
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()

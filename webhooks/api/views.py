@@ -1,6 +1,7 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, serializers
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,6 +11,8 @@ from webhooks.api.serializers import (
     DeliverySerializer,
     ErrorSerializer,
     LegacyLogsSerializer,
+    ReplayFailedAnswerSerializer,
+    ReplayFailedSerializer,
 )
 from webhooks.selectors import (
     LEGACY_LOGS_DEFAULT_LIMIT,
@@ -18,6 +21,7 @@ from webhooks.selectors import (
     delivery_detail_queryset,
     webhook_logs_legacy,
 )
+from webhooks.services import DeliveryNotReplayable, deliveries_replay_failed, delivery_replay
 
 # The error answers every history read may give, documented once.
 AUTH_ERRORS = {
@@ -30,6 +34,8 @@ BAD_QUERY = {
         OpenApiTypes.OBJECT, description='A bad query parameter: `{"<parameter>": ["<message>", …]}`.'
     )
 }
+
+NOT_REPLAYABLE = {409: OpenApiResponse(ErrorSerializer, description="Not replayable now; `detail` says why.")}
 
 LEGACY_DAYS_DEFAULT = 7
 LEGACY_DAYS_MAX = 30
@@ -64,6 +70,60 @@ class DeliveryDetailView(generics.RetrieveAPIView):
 
     def get_queryset(self):
         return delivery_detail_queryset()
+
+
+class CanReplayDeliveries(IsAdminUser):
+    """Staff who may change deliveries (as the admin's replay action requires)."""
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.user.has_perm("webhooks.change_webhookdelivery")
+
+
+class DeliveryReplayView(generics.GenericAPIView):
+    permission_classes = [CanReplayDeliveries]
+    serializer_class = DeliveryDetailSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return delivery_detail_queryset()
+
+    @extend_schema(
+        operation_id="deliveries_replay",
+        summary="Replay one finished delivery",
+        description=(
+            "Re-opens a succeeded or failed delivery: a new attempt series on the same delivery, with the same "
+            "payload and `webhook-id`, sent by the worker right away. Answers the re-opened delivery."
+        ),
+        request=None,
+        responses={202: DeliveryDetailSerializer, **AUTH_ERRORS, **NOT_FOUND, **NOT_REPLAYABLE},
+    )
+    def post(self, request, pk):
+        try:
+            delivery_replay(self.get_object())
+        except DeliveryNotReplayable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(self.get_object()).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DeliveryReplayFailedView(APIView):
+    permission_classes = [CanReplayDeliveries]
+
+    @extend_schema(
+        operation_id="deliveries_replay_failed",
+        summary="Replay an endpoint's failed deliveries created in a time range",
+        request=ReplayFailedSerializer,
+        responses={202: ReplayFailedAnswerSerializer, **BAD_QUERY, **AUTH_ERRORS, **NOT_REPLAYABLE},
+    )
+    def post(self, request):
+        query = ReplayFailedSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        endpoint, since, until = (query.validated_data[k] for k in ("endpoint", "since", "until"))
+        try:
+            replayed = deliveries_replay_failed(endpoint, since, until)
+        except DeliveryNotReplayable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        answer = {"replayed": replayed, "endpoint": endpoint, "since": since, "until": until}
+        return Response(ReplayFailedAnswerSerializer(answer).data, status=status.HTTP_202_ACCEPTED)
 
 
 def legacy_days_parse(raw: str | None) -> int:
