@@ -13,7 +13,6 @@ from django_tasks_db.models import DBTaskResult
 
 from signal_server.models import WorkerHeartbeat
 
-HEARTBEAT_TASK_PATH = "signal_server.heartbeat.worker_heartbeat_task"
 # Rows of workers that stopped beating this long ago are dropped (worker ids change at each start).
 HEARTBEAT_KEEP = timedelta(days=1)
 
@@ -37,7 +36,7 @@ def worker_heartbeat_task(context: TaskContext) -> None:
 
 def heartbeat_enqueue() -> bool:
     """Enqueue one heartbeat unless one is already waiting (so beats never pile up while workers are down)."""
-    waiting = DBTaskResult.objects.filter(task_path=HEARTBEAT_TASK_PATH).ready().exists()
+    waiting = DBTaskResult.objects.filter(task_path=worker_heartbeat_task.module_path).ready().exists()
     if waiting:
         return False
     worker_heartbeat_task.enqueue()

@@ -8,7 +8,7 @@ from django.test import override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from signal_server.heartbeat import HEARTBEAT_TASK_PATH, heartbeat_enqueue, heartbeat_record
+from signal_server.heartbeat import heartbeat_enqueue, heartbeat_record, worker_heartbeat_task
 from signal_server.models import WorkerHeartbeat
 from webhooks.tasks import delivery_send_task
 
@@ -101,7 +101,7 @@ def test_ready_is_503_naming_the_cache_when_redis_is_down(client):
 def test_heartbeat_enqueue_keeps_at_most_one_waiting_beat():
     assert heartbeat_enqueue() is True
     assert heartbeat_enqueue() is False
-    assert DBTaskResult.objects.filter(task_path=HEARTBEAT_TASK_PATH).count() == 1
+    assert DBTaskResult.objects.filter(task_path=worker_heartbeat_task.module_path).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)  # the worker closes connections left inside a transaction
