@@ -7,6 +7,7 @@ from rest_framework import generics, serializers
 
 from ingress.models import InboundEmail
 from ingress.selectors import email_detail_queryset, emails_list
+from webhooks.api.filters import UTCIsoDateTimeFilter
 from webhooks.api.serializers import DeliverySummarySerializer
 from webhooks.api.views import AUTH_ERRORS, BAD_QUERY, NOT_FOUND
 
@@ -21,10 +22,10 @@ class EmailFilter(filters.FilterSet):
     sender = filters.CharFilter(field_name="sender_email", lookup_expr="iexact", help_text="Sender address.")
     email_id = filters.CharFilter(help_text="Several records share an email_id only when deduplication was off.")
     subject = filters.CharFilter(lookup_expr="icontains", help_text="Subject contains (case-insensitive).")
-    since = filters.IsoDateTimeFilter(
+    since = UTCIsoDateTimeFilter(
         field_name="received_at", lookup_expr="gte", help_text="Received at or after (ISO 8601; UTC if no offset)."
     )
-    until = filters.IsoDateTimeFilter(
+    until = UTCIsoDateTimeFilter(
         field_name="received_at", lookup_expr="lt", help_text="Received before (ISO 8601; UTC if no offset)."
     )
 

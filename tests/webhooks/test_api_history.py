@@ -1,7 +1,7 @@
 """The delivery history API (SPEC §9): filters, pagination, auth, query counts, and the legacy shape."""
 
 import json
-from datetime import timedelta
+from datetime import timedelta, timezone as dt_timezone
 
 import pytest
 from django.core.management import call_command
@@ -421,3 +421,20 @@ def test_an_api_server_error_page_is_json_too(rf):
     assert response.status_code == 500 and response["Content-Type"] == "application/json"
     assert json.loads(response.content) == {"detail": "Internal server error."}
     assert server_error(rf.get("/admin/"))["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "since", ["3441-06-26T17:54:59+21:36", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"]
+)
+def test_odd_but_valid_iso_datetimes_are_answered_not_crashed(api, since):
+    response = api.get(DELIVERIES, {"since": since})
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert "since" in response.json()
+
+
+def test_a_far_offset_is_compared_in_utc(api):
+    delivery = delivery_create(email_create(), created_at=timezone.now() - timedelta(hours=1))
+    # 21:36 ahead of UTC: a moment two hours ago in UTC, written with an offset PostgreSQL cannot take.
+    since = (timezone.now() - timedelta(hours=2)).astimezone(dt_timezone(timedelta(hours=21, minutes=36)))
+    assert ids(api.get(DELIVERIES, {"since": since.isoformat()})) == [delivery.pk]

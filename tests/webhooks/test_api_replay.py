@@ -121,6 +121,7 @@ def test_replay_failed_takes_an_endpoint_id(api):
         ({"endpoint": "nope", "since": "2026-04-01T00:00:00Z", "until": "2026-04-02T00:00:00Z"}, "endpoint"),
         ({"endpoint": "billing", "since": "2026-04-02T00:00:00Z", "until": "2026-04-01T00:00:00Z"}, "until"),
         ({"endpoint": "billing", "since": "yesterday", "until": "2026-04-01T00:00:00Z"}, "since"),
+        ({"endpoint": "billing", "since": "0001-01-01T00:00:00+05:00", "until": "2026-04-01T00:00:00Z"}, "since"),
         ({"since": "2026-04-01T00:00:00Z", "until": "2026-04-02T00:00:00Z"}, "endpoint"),
     ],
 )
