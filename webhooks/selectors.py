@@ -26,12 +26,19 @@ def deliveries_list() -> QuerySet[WebhookDelivery]:
     )
 
 
+def endpoint_id_parse(reference: str) -> int | None:
+    """The id an endpoint reference spells, if it is one (ASCII digits in the database's range)."""
+    reference = reference.strip()
+    if reference.isascii() and reference.isdigit() and len(reference) <= 18:
+        return int(reference)
+    return None
+
+
 def endpoint_find(reference: str) -> WebhookEndpoint | None:
     """An endpoint by exact name, else by id."""
-    reference = reference.strip()
-    endpoint = WebhookEndpoint.objects.filter(name=reference).first()
-    if endpoint is None and reference.isdigit():
-        endpoint = WebhookEndpoint.objects.filter(pk=int(reference)).first()
+    endpoint = WebhookEndpoint.objects.filter(name=reference.strip()).first()
+    if endpoint is None and (pk := endpoint_id_parse(reference)) is not None:
+        endpoint = WebhookEndpoint.objects.filter(pk=pk).first()
     return endpoint
 
 

@@ -92,7 +92,10 @@ class EmailDetailView(generics.RetrieveAPIView):
 
     def get_object(self):
         # email_id is unique while deduplication is on; otherwise the newest record answers.
-        queryset = self.get_queryset().filter(email_id=self.kwargs["email_id"])
+        email_id = self.kwargs["email_id"]
+        if "\x00" in email_id:  # PostgreSQL cannot even compare such a string
+            raise Http404
+        queryset = self.get_queryset().filter(email_id=email_id)
         obj = queryset.first()
         if obj is None:
             raise Http404

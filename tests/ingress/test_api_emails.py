@@ -121,3 +121,8 @@ def test_list_query_count_does_not_grow_with_page_size(api, django_assert_max_nu
     with django_assert_max_num_queries(small):
         large = page(50)
     assert large == small <= 4
+
+
+def test_an_email_id_with_a_nul_character_is_a_404_not_a_crash(api):
+    response = api.get(f"{EMAILS}ab%00cd/")
+    assert response.status_code == 404 and response.json()["detail"]

@@ -438,3 +438,9 @@ def test_a_far_offset_is_compared_in_utc(api):
     # 21:36 ahead of UTC: a moment two hours ago in UTC, written with an offset PostgreSQL cannot take.
     since = (timezone.now() - timedelta(hours=2)).astimezone(dt_timezone(timedelta(hours=21, minutes=36)))
     assert ids(api.get(DELIVERIES, {"since": since.isoformat()})) == [delivery.pk]
+
+
+@pytest.mark.parametrize("reference", ["²", "٣", "99999999999999999999999", " 7 "])
+def test_an_endpoint_reference_that_is_not_a_plain_id_matches_by_name_only(api, reference):
+    response = api.get(DELIVERIES, {"endpoint": reference})
+    assert response.status_code == 200 and response.json()["count"] == 0

@@ -138,3 +138,16 @@ def test_replay_failed_to_an_inactive_endpoint_is_a_409(api):
     body = {"endpoint": "old", "since": (now - timedelta(days=1)).isoformat(), "until": now.isoformat()}
     response = api.post(REPLAY_FAILED, body, format="json")
     assert response.status_code == 409 and "inactive" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("reference", ["²", "99999999999999999999999"])
+def test_replay_failed_with_a_strange_endpoint_reference_is_a_400(api, reference):
+    body = {"endpoint": reference, "since": "2026-04-01T00:00:00Z", "until": "2026-04-02T00:00:00Z"}
+    response = api.post(REPLAY_FAILED, body, format="json")
+    assert response.status_code == 400 and "endpoint" in response.json()
+
+
+def test_replay_failed_with_a_nul_in_the_endpoint_is_a_400(api):
+    body = {"endpoint": "bil\x00ling", "since": "2026-04-01T00:00:00Z", "until": "2026-04-02T00:00:00Z"}
+    response = api.post(REPLAY_FAILED, body, format="json")
+    assert response.status_code == 400 and "endpoint" in response.json()

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 
 from webhooks.models import WebhookDelivery
+from webhooks.selectors import endpoint_id_parse
 
 
 class UTCIsoDateTimeField(IsoDateTimeField):
@@ -45,7 +46,7 @@ class DeliveryFilter(filters.FilterSet):
         fields = ["status", "endpoint", "email_id", "since", "until", "failure_reason", "is_test"]
 
     def endpoint_filter(self, queryset, name, value):
-        value = value.strip()
-        if value.isdigit():
-            return queryset.filter(Q(endpoint_id=int(value)) | Q(endpoint__name=value))
-        return queryset.filter(endpoint__name=value)
+        pk = endpoint_id_parse(value)
+        if pk is not None:
+            return queryset.filter(Q(endpoint_id=pk) | Q(endpoint__name=value.strip()))
+        return queryset.filter(endpoint__name=value.strip())

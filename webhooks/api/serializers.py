@@ -103,13 +103,15 @@ class ErrorSerializer(serializers.Serializer):
 
 
 @extend_schema_field(OpenApiTypes.STR)
-class EndpointReferenceField(serializers.Field):
-    """An endpoint given by id or by exact name."""
+class EndpointReferenceField(serializers.CharField):
+    """An endpoint given by exact name or by id."""
 
     default_error_messages = {"unknown": "No endpoint with this id or name."}
 
     def to_internal_value(self, data):
-        endpoint = endpoint_find(str(data))
+        reference = super().to_internal_value(data)
+        self.run_validators(reference)  # before the lookup: a NUL character must never reach PostgreSQL
+        endpoint = endpoint_find(reference)
         if endpoint is None:
             self.fail("unknown")
         return endpoint
