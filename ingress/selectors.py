@@ -1,12 +1,15 @@
-"""Hot configuration for ingress: one snapshot, read through the cache, invalidated on every config save.
+"""Hot configuration for ingress: one snapshot per process, revalidated against a version on every read.
 
-With Redis the cache is shared and a delete reaches every process. With the local-memory cache each
-process has its own copy, so a stamp file under var/ (one stat() per read) tells every process on the
-machine that its copy is stale.
+The version lives in the Django cache: with Redis (REDIS_URL) every process and machine sees a bump at
+once. The local-memory cache is private to each process, so there the version is the mtime of a stamp
+file under var/ (one stat() per read), shared by every process of the machine. Saving configuration
+bumps the version, now and again at commit; a reader whose version differs reloads from the database.
+If Redis is unreachable the version is unknown and every read goes to the database.
 """
 
 import os
 import time
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,7 +21,8 @@ from routing.evaluation import CompiledRule
 from routing.selectors import rules_compiled
 from webhooks.models import WebhookEndpoint, WebhookSettings
 
-CONFIG_CACHE_KEY = "ingress-config:v1"
+CONFIG_VERSION_KEY = "ingress-config:version"
+_snapshot: tuple[object, "IngressConfig"] | None = None  # (version, config) of this process
 
 
 @dataclass(frozen=True)
@@ -74,43 +78,46 @@ def _stamp_path() -> str:
     return os.path.join(settings.VAR_DIR, "config.stamp")
 
 
-def _stamp_read() -> int:
-    if not _cache_is_local():
-        return 0
-    try:
-        return os.stat(_stamp_path()).st_mtime_ns
-    except FileNotFoundError:
-        return 0
+def _version_read() -> object:
+    if _cache_is_local():
+        try:
+            return os.stat(_stamp_path()).st_mtime_ns
+        except FileNotFoundError:
+            return 0
+    return cache.get(CONFIG_VERSION_KEY)
 
 
-def _stamp_touch() -> None:
+def _version_bump() -> None:
     if _cache_is_local():
         with open(_stamp_path(), "a"):
             pass
         now = time.time_ns()
         os.utime(_stamp_path(), ns=(now, now))
+    else:
+        cache.set(CONFIG_VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
 def ingress_config_get() -> IngressConfig:
-    stamp = _stamp_read()
-    entry = cache.get(CONFIG_CACHE_KEY)
-    if entry is not None and entry[0] == stamp:
-        return entry[1]
+    global _snapshot
+    version = _version_read()
+    snapshot = _snapshot
+    if version is not None and snapshot is not None and snapshot[0] == version:
+        return snapshot[1]
+    if version is None:
+        # No version yet (fresh cache) or Redis is down: `add` keeps a concurrent writer's bump.
+        cache.add(CONFIG_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(CONFIG_VERSION_KEY)
     config = ingress_config_load()
-    # The TTL is a safety net for a reader that cached a snapshot just before a concurrent commit.
-    cache.set(CONFIG_CACHE_KEY, (stamp, config), timeout=300)
+    if version is not None:
+        _snapshot = (version, config)
     return config
 
 
-def _drop() -> None:
-    cache.delete(CONFIG_CACHE_KEY)
-    _stamp_touch()
-
-
-def ingress_config_invalidate() -> None:
-    """Drop the snapshot now and again at commit, so no reader caches the pre-commit state."""
-    _drop()
-    transaction.on_commit(_drop)
+def ingress_config_invalidate(*, at_commit: bool = True) -> None:
+    """Bump the version now and again at commit, so no reader keeps a snapshot of the pre-commit state."""
+    _version_bump()
+    if at_commit:
+        transaction.on_commit(_version_bump)
 
 
 def email_is_known(email_id: str) -> bool:

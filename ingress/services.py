@@ -157,15 +157,20 @@ def email_ingest(push: InboundPush, *, now: datetime | None = None) -> IngestRes
     decided = email_decide(push, config, sender_email=sender_email, email_id=email_id, now=now)
     try:
         with transaction.atomic():
-            if config.email_id_dedup_enabled and email_is_known(email_id):
-                logger.info("INGRESS: already processed email_id=%s", email_id)
-                return _answer("already_processed", email_id)
+            # A refusal writes nothing, so it looks the e-mail up; a write relies on the unique dedup key.
+            if not decided.status and config.email_id_dedup_enabled and email_is_known(email_id):
+                return _already_processed(email_id)
             return _decision_apply(decided, config, email_id)
     except IntegrityError:
-        # A concurrent push of the same e-mail committed first: it owns the delivery set.
+        # Seen before, or a concurrent push of the same e-mail committed first and owns the delivery set.
         if config.email_id_dedup_enabled and email_is_known(email_id):
-            return _answer("already_processed", email_id)
+            return _already_processed(email_id)
         raise
+
+
+def _already_processed(email_id: str) -> IngestResult:
+    logger.info("INGRESS: already processed email_id=%s", email_id)
+    return _answer("already_processed", email_id)
 
 
 def _decision_apply(decided: IngressDecision, config: IngressConfig, email_id: str) -> IngestResult:

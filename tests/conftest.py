@@ -12,8 +12,11 @@ def cache_empty() -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Each test starts with a cold configuration cache and fresh rate-limit counters."""
+    """Each test starts with fresh rate-limit counters and a configuration snapshot of its own database."""
+    from ingress.selectors import ingress_config_invalidate
+
     cache_empty()
+    ingress_config_invalidate(at_commit=False)
     yield
     cache_empty()
 

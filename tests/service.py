@@ -26,6 +26,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+_STATIC_ROOT: Path | None = None
+
+
+def static_collected(env: dict) -> Path:
+    """Collect static files once per test process; every live service serves them, as after `make run`."""
+    global _STATIC_ROOT
+    if _STATIC_ROOT is None:
+        root = Path(tempfile.mkdtemp(prefix="signal-static-"))
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+            cwd=ROOT, env={**env, "DJANGO_STATIC_ROOT": str(root)}, check=True, timeout=120,
+        )
+        _STATIC_ROOT = root
+    return _STATIC_ROOT
+
+
 class LiveService:
     def __init__(self, serve_args: tuple[str, ...] = (), **env):
         self.serve_args = serve_args
@@ -80,6 +96,7 @@ class LiveService:
         return self.manage("shell", "--no-imports", "-c", code)
 
     def start(self, timeout: float = 60) -> "LiveService":
+        self.env["DJANGO_STATIC_ROOT"] = str(static_collected(self.env))
         self.manage("migrate", "--noinput", "--verbosity", "0")
         self.manage("bootstrap")
         self.start_processes(timeout)

@@ -81,3 +81,11 @@ def test_wrong_content_type_with_a_json_body_is_still_parsed(client, default_end
         HTTP_AUTHORIZATION="Bearer test-token",
     )
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("field", ["sender", "body", "subject"])
+def test_lone_surrogate_in_a_field_is_400(push, field):
+    raw = json.dumps(push_payload(**{field: "abc\ud800def"}))
+    response = push(None, raw=raw)
+    assert response.status_code == 400
+    assert field in response.json()["message"]

@@ -78,7 +78,6 @@ def receiver_live():
 @pytest.fixture(scope="module")
 def service(receiver_live):
     live = LiveService(WEBHOOK_URL=receiver_live.url("/hook"), **FAST_SWEEP)
-    live.manage("collectstatic", "--noinput", "--verbosity", "0")  # as `make run` does; admin pages need it
     live.start()
     yield live
     live.stop()
