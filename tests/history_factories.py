@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from ingress.models import InboundEmail
 from tests.factories import DROPBOX_LINK, endpoint_create
@@ -23,6 +24,13 @@ def staff_create(username: str = "operator", password: str = "s3cret-pass", **fi
 
 def token_for(user) -> str:
     return Token.objects.get_or_create(user=user)[0].key
+
+
+def token_client(user) -> APIClient:
+    """An API client authenticated as `user` by token, as a script would be."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+    return client
 
 
 def email_create(*, received_at: datetime | None = None, **overrides) -> InboundEmail:

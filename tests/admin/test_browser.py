@@ -110,14 +110,20 @@ def test_the_overview_draws_its_charts_from_local_assets_only(logged_in, live_se
     assert page.external_requests == []
 
 
+def action_run(page, changelist_url: str, pk: int, action: str) -> str:
+    """Tick one row of an admin list, run an action on it, and return the success message."""
+    page.goto(changelist_url)
+    page.check(f"input[name=_selected_action][value='{pk}']")
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+    return page.locator(".messagelist .success").inner_text()
+
+
 def test_replaying_a_failed_delivery_with_one_action(logged_in, live_server, history):
     page = logged_in
     failed = history["failed"]
-    page.goto(f"{live_server.url}/admin/webhooks/webhookdelivery/?status__exact=failed")
-    page.check(f"input[name=_selected_action][value='{failed.pk}']")
-    page.select_option("select[name=action]", "replay")
-    page.click("button[name=index]")
-    assert "1 deliveries queued again." in page.locator(".messagelist .success").inner_text()
+    deliveries = f"{live_server.url}/admin/webhooks/webhookdelivery/?status__exact=failed"
+    assert "1 deliveries queued again." in action_run(page, deliveries, failed.pk, "replay")
     failed.refresh_from_db()
     assert failed.status == WebhookDelivery.Status.PENDING and failed.series == 2
     assert page.external_requests == []
@@ -140,11 +146,8 @@ def test_an_inbound_email_detail_shows_links_decision_and_deliveries(logged_in, 
 def test_rerunning_a_skipped_email_from_the_list(logged_in, live_server, history):
     page = logged_in
     skipped = history["skipped"]
-    page.goto(f"{live_server.url}/admin/ingress/inboundemail/?status__exact=skipped_outside_time_window")
-    page.check(f"input[name=_selected_action][value='{skipped.pk}']")
-    page.select_option("select[name=action]", "rerun_through_pipeline")
-    page.click("button[name=index]")
-    assert "1 new delivery enqueued" in page.locator(".messagelist .success").inner_text()
+    emails = f"{live_server.url}/admin/ingress/inboundemail/?status__exact=skipped_outside_time_window"
+    assert "1 new delivery enqueued" in action_run(page, emails, skipped.pk, "rerun_through_pipeline")
     assert WebhookDelivery.objects.filter(email=skipped, endpoint=history["endpoint"]).count() == 1
 
 

@@ -6,11 +6,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from ingress.models import InboundEmail
 from tests.factories import endpoint_create, push_payload
-from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt, staff_create, token_for
+from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt, staff_create, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -19,9 +18,7 @@ EMAILS = "/api/emails/"
 
 @pytest.fixture
 def api():
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(staff_create())}")
-    return client
+    return token_client(staff_create())
 
 
 def email_ids(response) -> list[str]:

@@ -18,7 +18,7 @@ from tests.history_factories import (
     failed_attempt,
     ok_attempt,
     staff_create,
-    token_for,
+    token_client,
 )
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import delivery_replay, delivery_send, endpoint_test_send
@@ -31,9 +31,7 @@ LOGS = "/api/webhook_logs"
 
 @pytest.fixture
 def api():
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(staff_create())}")
-    return client
+    return token_client(staff_create())
 
 
 def ids(response) -> list[int]:
@@ -61,9 +59,7 @@ def test_a_wrong_token_is_refused_with_401():
 
 
 def test_a_token_of_a_user_who_is_not_staff_gets_403():
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(staff_create('reader', is_staff=False))}")
-    response = client.get(DELIVERIES)
+    response = token_client(staff_create("reader", is_staff=False)).get(DELIVERIES)
     assert response.status_code == 403
     assert response.json()["detail"]
 

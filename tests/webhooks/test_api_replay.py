@@ -6,10 +6,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
-from rest_framework.test import APIClient
 
 from tests.factories import endpoint_create
-from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt, staff_create, token_for
+from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt, staff_create, token_client
 from webhooks.models import WebhookDelivery
 from webhooks.services import delivery_send
 
@@ -19,15 +18,9 @@ DELIVERIES = "/api/webhooks/deliveries/"
 REPLAY_FAILED = f"{DELIVERIES}replay_failed/"
 
 
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
-    return client
-
-
 @pytest.fixture
 def api():
-    return client_for(staff_create("replayer", is_superuser=True))
+    return token_client(staff_create("replayer", is_superuser=True))
 
 
 def replay(api, delivery):
@@ -74,9 +67,9 @@ def test_an_unknown_delivery_is_a_404(api):
 def test_replay_needs_the_change_permission_not_just_staff(api):
     delivery = delivery_create(email_create(), attempts=[failed_attempt(500)])
     reader = staff_create("reader")
-    assert replay(client_for(reader), delivery).status_code == 403
+    assert replay(token_client(reader), delivery).status_code == 403
     reader.user_permissions.add(Permission.objects.get(codename="change_webhookdelivery"))
-    assert replay(client_for(reader), delivery).status_code == 202
+    assert replay(token_client(reader), delivery).status_code == 202
 
 
 def test_anonymous_replay_is_a_401(client):
