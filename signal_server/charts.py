@@ -126,8 +126,10 @@ def horizontal_bar_chart(
     max_value = max([count for _, count, _ in items] + [1])
     room = width - label_width - 50  # space left for the count after the bar
     bars = [
-        HBar(x=label_width, y=index * row, width=round(max(count / max_value * room, 1.0 if count else 0.0), 2), label=label,
-             count=count, color=color, row=row)
+        HBar(
+            x=label_width, y=index * row, width=round(max(count / max_value * room, 1.0 if count else 0.0), 2),
+            label=label, count=count, color=color, row=row,
+        )
         for index, (label, count, color) in enumerate(items)
     ]
     return HorizontalChart(

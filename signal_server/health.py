@@ -44,7 +44,9 @@ def _check_worker(now) -> dict:
     age = seconds_since(heartbeat_last_at(), now)
     limit = settings.HEALTH_HEARTBEAT_MAX_AGE_SECONDS
     if age is None:
-        return {"ok": False, "last_beat_age_seconds": None, "max_age_seconds": limit, "error": "no worker heartbeat yet"}
+        return {
+            "ok": False, "last_beat_age_seconds": None, "max_age_seconds": limit, "error": "no worker heartbeat yet"
+        }
     check = {"ok": age <= limit, "last_beat_age_seconds": age, "max_age_seconds": limit}
     if not check["ok"]:
         check["error"] = f"last worker heartbeat {age:.0f} s ago"

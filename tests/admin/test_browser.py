@@ -33,7 +33,9 @@ TIMEOUT_MS = 10_000
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (.ci/services.sh does) or set CHROMIUM_PATH.")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install Debian's chromium (.ci/services.sh does) or set CHROMIUM_PATH."
+        )
     from playwright.sync_api import sync_playwright
 
     with (

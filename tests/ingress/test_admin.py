@@ -127,7 +127,9 @@ def test_the_rerun_action_creates_the_missing_delivery_and_says_so(admin_client)
     assert response.status_code == 200
     assert "Re-ran 1 e-mail(s): 1 new delivery enqueued" in response.content.decode()
     assert WebhookDelivery.objects.get(email=email).endpoint == endpoint
-    again = admin_client.post(CHANGELIST, {"action": "rerun_through_pipeline", "_selected_action": [email.pk]}, follow=True)
+    again = admin_client.post(
+        CHANGELIST, {"action": "rerun_through_pipeline", "_selected_action": [email.pk]}, follow=True
+    )
     assert "0 new deliveries enqueued; 1 endpoint(s) already had one" in again.content.decode()
     assert WebhookDelivery.objects.filter(email=email).count() == 1
 

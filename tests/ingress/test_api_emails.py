@@ -9,7 +9,14 @@ from django.utils import timezone
 
 from ingress.models import InboundEmail
 from tests.factories import endpoint_create, push_payload
-from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt, staff_create, token_client
+from tests.history_factories import (
+    delivery_create,
+    email_create,
+    failed_attempt,
+    ok_attempt,
+    staff_create,
+    token_client,
+)
 
 pytestmark = pytest.mark.django_db
 
