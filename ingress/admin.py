@@ -1,6 +1,13 @@
-from django.contrib import admin
+import json
+
+from django.contrib import admin, messages
+from django.db.models import Count, Func, IntegerField, Q
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from ingress.models import InboundEmail, RuntimeFlags
+from ingress.services import EmailRerunRefused, email_rerun
+from webhooks.models import WebhookDelivery
 
 
 @admin.register(RuntimeFlags)
@@ -14,16 +21,177 @@ class RuntimeFlagsAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(InboundEmail)
-class InboundEmailAdmin(admin.ModelAdmin):
-    list_display = ("received_at", "subject", "sender_email", "status", "detector", "email_id")
-    list_filter = ("status", "detector")
-    search_fields = ("email_id", "subject", "sender_email", "message_id")
-    date_hierarchy = "received_at"
-    readonly_fields = [f.name for f in InboundEmail._meta.fields]
+class JSONArrayLength(Func):
+    """Length of a JSON array column, computed by the database (so lists never load the links)."""
+
+    function = "json_array_length"
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="jsonb_array_length", **extra)
+
+
+class DeliveryOutcomeFilter(admin.SimpleListFilter):
+    title = "deliveries"
+    parameter_name = "deliveries"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("failed", "Some failed"),
+            ("unfinished", "Some pending or sending"),
+            ("succeeded", "All succeeded"),
+            ("none", "None"),
+        ]
+
+    def queryset(self, request, queryset):
+        unfinished = [WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING]
+        if self.value() == "failed":
+            return queryset.filter(deliveries__status=WebhookDelivery.Status.FAILED).distinct()
+        if self.value() == "unfinished":
+            return queryset.filter(deliveries__status__in=unfinished).distinct()
+        if self.value() == "succeeded":
+            return queryset.filter(deliveries__isnull=False).exclude(
+                deliveries__status__in=[*unfinished, WebhookDelivery.Status.FAILED]
+            ).distinct()
+        if self.value() == "none":
+            return queryset.filter(deliveries__isnull=True)
+        return queryset
+
+
+class DeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    fk_name = "email"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = (
+        "delivery_link", "endpoint", "status", "attempt_count", "last_status_code", "failure_reason",
+        "last_attempt_at", "next_attempt_at", "completed_at",
+    )
+    readonly_fields = fields
+    verbose_name_plural = "deliveries"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("body", "links", "decision")
+        return super().get_queryset(request).select_related("endpoint").defer("payload_json")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="delivery")
+    def delivery_link(self, delivery):
+        url = reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])
+        return format_html('<a href="{}">#{}</a>', url, delivery.pk)
+
+
+@admin.register(InboundEmail)
+class InboundEmailAdmin(admin.ModelAdmin):
+    list_display = (
+        "received_at", "subject_display", "sender", "status", "detector_display", "links_count", "deliveries_display",
+    )
+    list_display_links = ("received_at", "subject_display")
+    list_filter = ("status", "detector", ("received_at", admin.DateFieldListFilter), DeliveryOutcomeFilter, "source")
+    search_fields = ("email_id", "subject", "sender", "sender_email", "message_id")
+    date_hierarchy = "received_at"
+    list_per_page = 50
+    actions = ["rerun_through_pipeline"]
+    inlines = [DeliveryInline]
+    fieldsets = (
+        (None, {"fields": ("received_at", "status", "email_id", "message_id", "source")}),
+        ("E-mail", {"fields": ("sender", "sender_email", "subject", "date")}),
+        ("Detection", {
+            "fields": ("detector", "delivery_time", "is_urgent", "webhooks_time_start", "webhooks_time_end",
+                       "deliver_after"),
+        }),
+        ("Links", {"fields": ("links_table",)}),
+        ("Decision", {"fields": ("decision_pretty",)}),
+        ("Body", {"fields": ("body_preview", "body_raw"), "classes": ("collapse",)}),
+    )
+    readonly_fields = [f.name for f in InboundEmail._meta.fields] + ["links_table", "decision_pretty", "body_raw"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
+            delivery_status = WebhookDelivery.Status
+            queryset = queryset.defer("body", "links", "decision").annotate(
+                links_total=JSONArrayLength("links"),
+                deliveries_total=Count("deliveries"),
+                deliveries_succeeded=Count("deliveries", filter=Q(deliveries__status=delivery_status.SUCCEEDED)),
+                deliveries_failed=Count("deliveries", filter=Q(deliveries__status=delivery_status.FAILED)),
+            )
+        return queryset
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        # Recorded e-mails are history: the detail page is read-only; the list keeps its actions.
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.display(description="subject", ordering="subject")
+    def subject_display(self, email):
+        return (email.subject[:80] + "…") if len(email.subject) > 80 else (email.subject or "(no subject)")
+
+    @admin.display(description="detector", ordering="detector")
+    def detector_display(self, email):
+        return email.detector or "–"
+
+    @admin.display(description="links", ordering="links_total")
+    def links_count(self, email):
+        return email.links_total
+
+    @admin.display(description="deliveries", ordering="deliveries_total")
+    def deliveries_display(self, email):
+        if not email.deliveries_total:
+            return "–"
+        other = email.deliveries_total - email.deliveries_succeeded - email.deliveries_failed
+        parts = [f"{email.deliveries_succeeded} ok"]
+        if email.deliveries_failed:
+            parts.append(f"{email.deliveries_failed} failed")
+        if other:
+            parts.append(f"{other} pending")
+        url = reverse("admin:webhooks_webhookdelivery_changelist") + f"?email__id__exact={email.pk}"
+        return format_html('<a href="{}">{}</a>', url, ", ".join(parts))
+
+    @admin.display(description="links")
+    def links_table(self, email):
+        if not email.links:
+            return "No provider link."
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td><a href="{}" rel="noopener noreferrer" target="_blank">{}</a></td><td>{}</td></tr>',
+            ((link.get("provider", ""), link.get("raw_url", ""), link.get("raw_url", ""), link.get("direct_url", ""))
+             for link in email.links),
+        )
+        return format_html(
+            "<table><thead><tr><th>provider</th><th>link</th><th>direct download</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="decision")
+    def decision_pretty(self, email):
+        return format_html("<pre>{}</pre>", json.dumps(email.decision, indent=2, ensure_ascii=False, sort_keys=True))
+
+    @admin.display(description="body (raw, as forwarded)")
+    def body_raw(self, email):
+        return format_html('<pre style="white-space: pre-wrap; max-height: 30em; overflow: auto">{}</pre>', email.body)
+
+    @admin.action(description="Re-run selected e-mails through the pipeline", permissions=["change"])
+    def rerun_through_pipeline(self, request, queryset):
+        created = kept = count = 0
+        for email in queryset.only("pk"):
+            try:
+                result = email_rerun(email, by=request.user.get_username())
+            except EmailRerunRefused as exc:
+                self.message_user(request, f"Nothing re-run: {exc}", messages.ERROR)
+                return
+            count += 1
+            created += len(result.created)
+            kept += result.kept
+        level = messages.SUCCESS if created else messages.WARNING
+        self.message_user(
+            request,
+            f"Re-ran {count} e-mail(s): {created} new deliver{'y' if created == 1 else 'ies'} enqueued; "
+            f"{kept} endpoint(s) already had one (replay those deliveries to resend them).",
+            level,
+        )

@@ -122,3 +122,55 @@ def ingress_config_invalidate(*, at_commit: bool = True) -> None:
 
 def email_is_known(email_id: str) -> bool:
     return InboundEmail.objects.filter(dedup_key=email_id).exists()
+
+
+
+# --- History reads (REST API, admin, overview) ------------------------------------------------------
+
+
+def _deliveries_prefetch():
+    from django.db.models import Prefetch
+
+    from webhooks.models import WebhookDelivery
+
+    return Prefetch("deliveries", queryset=WebhookDelivery.objects.select_related("endpoint").defer("payload_json"))
+
+
+def emails_list():
+    """Newest first, without bodies, each with its deliveries and their endpoints (constant query count)."""
+    return InboundEmail.objects.defer("body").prefetch_related(_deliveries_prefetch()).order_by("-received_at", "-id")
+
+
+def email_detail_queryset():
+    return InboundEmail.objects.prefetch_related(_deliveries_prefetch()).order_by("-received_at", "-id")
+
+
+def email_counts_by_hour(since, tz) -> list[tuple]:
+    """(local hour as a naive datetime, status, count) for e-mails received since `since`; one query.
+
+    Hours are truncated in `tz` by the database, so buckets follow the configured zone (and its DST).
+    """
+    from django.db.models import Count
+    from django.db.models.functions import TruncHour
+
+    rows = (
+        InboundEmail.objects.filter(received_at__gte=since)
+        .annotate(hour=TruncHour("received_at", tzinfo=tz))
+        .values("hour", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return [(row["hour"].astimezone(tz).replace(tzinfo=None), row["status"], row["n"]) for row in rows]
+
+
+def email_counts_by_provider(since, providers) -> dict[str, int]:
+    """E-mails received since `since` that carry at least one link of each provider; one query.
+
+    Each link is stored as {"provider": …}; matching that text works alike on SQLite and PostgreSQL JSON.
+    """
+    from django.db.models import Count, Q
+
+    recent = InboundEmail.objects.filter(received_at__gte=since)
+    return recent.aggregate(
+        **{p: Count("pk", filter=Q(links__icontains=f'"provider": "{p}"')) for p in providers}
+    )

@@ -201,3 +201,70 @@ def _decision_apply(decided: IngressDecision, config: IngressConfig, email_id: s
     if decided.status == InboundEmail.Status.DEFERRED:
         return _answer("deferred", email_id, deliver_after=decided.deliver_after.isoformat(), deliveries=summary)
     return _answer("processed", email_id, deliveries=summary)
+
+
+# --- Re-running a recorded e-mail (admin action) ---------------------------------------------------
+
+RERUN_FIELDS = ("body_preview", "detector", "delivery_time", "is_urgent", "links")
+RERUN_DECISION_KEYS = ("reason", "detector", "links", "matched_rules", "endpoints")
+
+
+class EmailRerunRefused(Exception):
+    """The e-mail cannot be re-run now; the message says why."""
+
+
+@dataclass(frozen=True)
+class RerunResult:
+    email: InboundEmail
+    created: tuple  # new WebhookDelivery rows
+    kept: int  # target endpoints that already had a delivery for this e-mail
+
+
+def email_rerun(email: InboundEmail, *, by: str = "", now: datetime | None = None) -> RerunResult:
+    """Run a recorded e-mail through the pipeline's decision again, with today's configuration.
+
+    An operator asking means "deliver now": the time window and absence days do not hold it back (the
+    payload says `maintenant` when a window is set), but the sending switch does. Deliveries are created
+    only for target endpoints that have none for this e-mail yet, in one transaction with their tasks;
+    existing ones are left as they are (replay those to resend them).
+    """
+    from dataclasses import replace
+
+    now = now or timezone.now()
+    config = ingress_config_get()
+    window_set = bool(config.window_start and config.window_end)
+    no_time_gates = replace(config, window_start="", window_end="", absence_enabled=False)
+    with transaction.atomic():
+        email = InboundEmail.objects.select_for_update().get(pk=email.pk)
+        push = InboundPush(
+            sender=email.sender, body=email.body, subject=email.subject, date=email.date,
+            message_id=email.message_id, source=email.source,
+        )
+        decided = email_decide(push, no_time_gates, sender_email=email.sender_email, email_id=email.email_id, now=now)
+        if not decided.status:
+            raise EmailRerunRefused(f"{decided.message}.")
+        for name in RERUN_FIELDS:
+            if name in decided.record:
+                setattr(email, name, decided.record[name])
+        if "links" in decided.record:
+            email.webhooks_time_start = "maintenant" if window_set else ""
+            email.webhooks_time_end = config.window_end if window_set else ""
+
+        existing = set(email.deliveries.filter(is_test=False).values_list("endpoint_id", flat=True))
+        new_targets = [t for t in decided.targets if t.endpoint_id not in existing]
+        created = deliveries_create(email, new_targets)
+        # A deferred e-mail whose deliveries all exist keeps waiting for its window.
+        still_deferred = email.status == InboundEmail.Status.DEFERRED and not created
+        if not (still_deferred and decided.status == InboundEmail.Status.PROCESSED):
+            email.status = decided.status
+        verdict = decided.record.get("decision", {})
+        rerun = {"at": now.isoformat(timespec="seconds"), "by": by, "status": email.status,
+                 "created": [d.pk for d in created], **{k: verdict[k] for k in RERUN_DECISION_KEYS if k in verdict}}
+        email.decision = {**email.decision, "reruns": [*email.decision.get("reruns", []), rerun]}
+        email.save()
+    kept = len(decided.targets) - len(new_targets)
+    logger.info(
+        "INGRESS: re-run email_id=%s status=%s deliveries created=%d kept=%d", email.email_id, email.status,
+        len(created), kept,
+    )
+    return RerunResult(email=email, created=tuple(created), kept=kept)

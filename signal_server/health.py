@@ -1,5 +1,83 @@
+"""Liveness (`/health`: the process answers) and readiness (`/health/ready`: it can do its job)."""
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
 from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from signal_server.selectors import heartbeat_last_at, seconds_since, task_queue_state
+
+logger = logging.getLogger("signal_server.health")
+
+READY_CACHE_KEY = "health:ready-probe"
 
 
+@require_GET
+@never_cache
 def health(request):
     return JsonResponse({"status": "ok"})
+
+
+def _check_database(now) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"ok": True}
+
+
+def _check_cache(now) -> dict:
+    # With django-redis set to ignore errors, an outage shows up as a value that does not come back.
+    probe = uuid.uuid4().hex
+    cache.set(READY_CACHE_KEY, probe, timeout=30)
+    if cache.get(READY_CACHE_KEY) != probe:
+        return {"ok": False, "error": "cache did not return the value just written"}
+    return {"ok": True}
+
+
+def _check_worker(now) -> dict:
+    age = seconds_since(heartbeat_last_at(), now)
+    limit = settings.HEALTH_HEARTBEAT_MAX_AGE_SECONDS
+    if age is None:
+        return {
+            "ok": False, "last_beat_age_seconds": None, "max_age_seconds": limit, "error": "no worker heartbeat yet"
+        }
+    check = {"ok": age <= limit, "last_beat_age_seconds": age, "max_age_seconds": limit}
+    if not check["ok"]:
+        check["error"] = f"last worker heartbeat {age:.0f} s ago"
+    return check
+
+
+def _check_queue(now) -> dict:
+    state = task_queue_state()
+    age = round(state.oldest_due_age_seconds(now), 1)
+    limit = settings.HEALTH_QUEUE_MAX_AGE_SECONDS
+    check = {"ok": age <= limit, "due_tasks": state.due, "oldest_due_age_seconds": age, "max_age_seconds": limit}
+    if not check["ok"]:
+        check["error"] = f"oldest due task waiting {age:.0f} s"
+    return check
+
+
+CHECKS = {"database": _check_database, "cache": _check_cache, "worker": _check_worker, "queue": _check_queue}
+
+
+@require_GET
+@never_cache
+def health_ready(request):
+    """200 when every part works; 503 naming the failing parts otherwise."""
+    now = timezone.now()
+    checks = {}
+    for name, check in CHECKS.items():
+        try:
+            checks[name] = check(now)
+        except Exception as exc:
+            logger.warning("HEALTH: %s check failed: %s", name, type(exc).__name__)
+            checks[name] = {"ok": False, "error": f"{type(exc).__name__}: check failed"}
+    failing = [name for name, check in checks.items() if not check["ok"]]
+    body = {"status": "unavailable" if failing else "ok", "failing": failing, "checks": checks}
+    return JsonResponse(body, status=503 if failing else 200)

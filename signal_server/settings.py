@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_tasks_db",
@@ -57,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "signal_server.middleware.AdminTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -187,8 +189,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "signal_server.pagination.HistoryPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -199,6 +202,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # validatorUrl None: Swagger UI would otherwise load a badge from validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None},
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
+        "EmailStatusEnum": "ingress.models.InboundEmail.Status",
+    },
+    # The ingress views reference this scheme; tokenAuth and cookieAuth come from REST_FRAMEWORK.
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "IngressBearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "`Authorization: Bearer <PROCESS_API_TOKEN>` (ingress only).",
+            }
+        }
+    },
 }
 
 # --- Signal Server ---------------------------------------------------------------------------
@@ -214,6 +234,10 @@ GMAIL_SENDER_ALLOWLIST = [
 SIGNAL_TIME_ZONE = env.str("SIGNAL_TIME_ZONE", default="") or env.str("POLLING_TIMEZONE", default="") or "Europe/Paris"
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 WEBHOOK_USER_AGENT = f"signal-server/{VERSION}"
+
+# /health/ready answers 503 when the last worker heartbeat, or the oldest due task, is older than this.
+HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env.int("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", default=180)
+HEALTH_QUEUE_MAX_AGE_SECONDS = env.int("HEALTH_QUEUE_MAX_AGE_SECONDS", default=300)
 
 # File offload to an S3-compatible bucket (SPEC §8, transfers app). Off unless R2_ENABLED.
 R2_ENABLED = env.bool("R2_ENABLED", default=False)

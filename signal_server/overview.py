@@ -1,0 +1,125 @@
+"""The admin overview page: the last 7 days of e-mails and deliveries, and the queue right now."""
+
+from datetime import datetime, time, timedelta, timezone as dt_timezone
+from zoneinfo import ZoneInfo
+
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from ingress.models import InboundEmail
+from ingress.selectors import email_counts_by_hour, email_counts_by_provider
+from signal_server.charts import Series, horizontal_bar_chart, stacked_bar_chart
+from signal_server.selectors import heartbeat_last_at, seconds_since, task_queue_state
+from webhooks.models import WebhookDelivery
+from webhooks.selectors import (
+    attempt_failure_reason_counts,
+    delivery_counts_by_day,
+    delivery_queue_summary,
+    time_zone_configured,
+)
+
+OVERVIEW_DAYS = 7
+PROVIDERS = ("dropbox", "wetransfer", "swisstransfer", "fromsmash")  # SPEC §4
+PROVIDER_COLORS = {"dropbox": "#0061fe", "wetransfer": "#409fff", "swisstransfer": "#d52b1e", "fromsmash": "#7b3fe4"}
+
+_EMAIL_COLORS = {
+    InboundEmail.Status.PROCESSED: "#2e9e4f",
+    InboundEmail.Status.DEFERRED: "#3f7fbf",
+    InboundEmail.Status.SKIPPED_NO_LINKS: "#c9a227",
+    InboundEmail.Status.SKIPPED_OUTSIDE_TIME_WINDOW: "#e07b39",
+    InboundEmail.Status.SKIPPED_SENDER_NOT_ALLOWED: "#9a9a9a",
+    InboundEmail.Status.STOPPED_BY_ROUTING_RULE: "#8e5ba6",
+}
+EMAIL_SERIES = [Series(status.value, status.label, _EMAIL_COLORS[status]) for status in InboundEmail.Status]
+
+_DELIVERY_COLORS = {
+    WebhookDelivery.Status.SUCCEEDED: "#2e9e4f",
+    WebhookDelivery.Status.FAILED: "#ba2121",
+    WebhookDelivery.Status.PENDING: "#c9a227",
+    WebhookDelivery.Status.SENDING: "#3f7fbf",
+}
+DELIVERY_SERIES = [Series(s.value, s.label, _DELIVERY_COLORS[s]) for s in WebhookDelivery.Status]
+REASON_COLOR = "#ba2121"
+
+
+def _local_midnight(day, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def overview_build(now: datetime | None = None) -> dict:
+    """Everything the overview shows, in the configured time zone; one query per chart."""
+    now = now or timezone.now()
+    tz = ZoneInfo(time_zone_configured())
+    today = now.astimezone(tz).date()
+    days = [today - timedelta(days=offset) for offset in range(OVERVIEW_DAYS - 1, -1, -1)]
+    since = _local_midnight(days[0], tz)
+
+    # E-mails per local hour, from the first day's midnight to the current hour.
+    per_hour: dict[datetime, dict[str, int]] = {}
+    moment = since.astimezone(dt_timezone.utc)  # step in absolute hours: local wall time may skip or repeat one
+    while moment <= now:
+        per_hour.setdefault(moment.astimezone(tz).replace(minute=0, second=0, microsecond=0, tzinfo=None), {})
+        moment += timedelta(hours=1)
+    for hour, status, count in email_counts_by_hour(since, tz):
+        per_hour.setdefault(hour, {})[status] = count
+    hour_buckets = [
+        (hour.strftime("%a %d %b %H:00"), hour.strftime("%a %d") if hour.hour == 0 else None, counts)
+        for hour, counts in sorted(per_hour.items())
+    ]
+    emails_today: dict[str, int] = {}
+    for hour, counts in per_hour.items():
+        if hour.date() == today:
+            for status, count in counts.items():
+                emails_today[status] = emails_today.get(status, 0) + count
+
+    per_day: dict = {day: {} for day in days}
+    for day, status, count in delivery_counts_by_day(since, tz):
+        per_day.setdefault(day, {})[status] = count
+    day_buckets = [(day.strftime("%a %d %b"), day.strftime("%a %d"), per_day[day]) for day in days]
+
+    providers = email_counts_by_provider(since, PROVIDERS)
+    reasons = attempt_failure_reason_counts(since)
+    queue = delivery_queue_summary(now)
+    tasks = task_queue_state()
+    return {
+        "time_zone": str(tz),
+        "generated_at": now.astimezone(tz),
+        "since": since,
+        "days": OVERVIEW_DAYS,
+        "emails_chart": stacked_bar_chart(hour_buckets, EMAIL_SERIES),
+        "deliveries_chart": stacked_bar_chart(day_buckets, DELIVERY_SERIES, width=420, gap=12),
+        "providers_chart": horizontal_bar_chart([(p, providers[p], PROVIDER_COLORS[p]) for p in PROVIDERS]),
+        "reasons_chart": horizontal_bar_chart([(reason, count, REASON_COLOR) for reason, count in reasons]),
+        "today": today,
+        "emails_today": [(s, emails_today.get(s.key, 0)) for s in EMAIL_SERIES],
+        "emails_today_total": sum(emails_today.values()),
+        "deliveries_today": [(s, per_day[today].get(s.key, 0)) for s in DELIVERY_SERIES],
+        "deliveries_today_total": sum(per_day[today].values()),
+        "queue": queue,
+        "oldest_pending_age": seconds_since(queue.oldest_pending_at, now),
+        "tasks": tasks,
+        "oldest_task_age": round(tasks.oldest_due_age_seconds(now), 1),
+        "heartbeat_age": seconds_since(heartbeat_last_at(), now),
+    }
+
+
+def overview_view(request):
+    data = overview_build()
+    today = data["today"]
+    links = {
+        "emails_today": reverse("admin:ingress_inboundemail_changelist")
+        + f"?received_at__day={today.day}&received_at__month={today.month}&received_at__year={today.year}",
+        "deliveries_today": reverse("admin:webhooks_webhookdelivery_changelist")
+        + f"?created_at__day={today.day}&created_at__month={today.month}&created_at__year={today.year}",
+        "failed_deliveries": reverse("admin:webhooks_webhookdelivery_changelist") + "?status__exact=failed",
+        "pending_deliveries": reverse("admin:webhooks_webhookdelivery_changelist") + "?status__exact=pending",
+        "oldest_pending": (
+            reverse("admin:webhooks_webhookdelivery_change", args=[data["queue"].oldest_pending_id])
+            if data["queue"].oldest_pending_id
+            else None
+        ),
+    }
+    context = {**admin.site.each_context(request), "title": "Overview", "links": links, **data}
+    return TemplateResponse(request, "admin/overview.html", context)

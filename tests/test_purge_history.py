@@ -1,0 +1,110 @@
+"""`manage.py purge_history --days N`: old history goes in batches; nothing still in use does."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from ingress.models import InboundEmail
+from signal_server.retention import history_purge
+from tests.factories import endpoint_create
+from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt
+from transfers.models import LinkPair
+from webhooks.models import DeliveryAttempt, WebhookDelivery
+from webhooks.tasks import delivery_send_task
+
+pytestmark = pytest.mark.django_db
+
+
+def days_ago(days: float):
+    return timezone.now() - timedelta(days=days)
+
+
+def old_email_with_delivery(days: float = 40, **delivery_fields):
+    email = email_create(received_at=days_ago(days))
+    delivery_fields.setdefault(
+        "attempts", [failed_attempt(500, started_at=days_ago(days)), ok_attempt(started_at=days_ago(days))]
+    )
+    delivery = delivery_create(email, created_at=days_ago(days), **delivery_fields)
+    return email, delivery
+
+
+def purge(*args) -> str:
+    out = StringIO()
+    call_command("purge_history", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_old_emails_go_with_their_deliveries_and_attempts_and_counts_are_printed():
+    old_email_with_delivery()
+    recent = email_create(received_at=days_ago(5))
+    output = purge("--days", "30")
+    assert "Deleted history older than 30 day(s): emails 1, deliveries 1, attempts 2, link pairs 0, task results 0." in output
+    assert list(InboundEmail.objects.all()) == [recent]
+    assert not WebhookDelivery.objects.exists() and not DeliveryAttempt.objects.exists()
+
+
+def test_an_email_whose_delivery_is_still_pending_is_kept():
+    email, _ = old_email_with_delivery(attempts=[failed_attempt(500, started_at=days_ago(40))],
+                                       status=WebhookDelivery.Status.PENDING)
+    history_purge(30)
+    assert InboundEmail.objects.filter(pk=email.pk).exists()
+
+
+def test_an_old_email_replayed_or_rerun_recently_is_kept():
+    replayed, _ = old_email_with_delivery(attempts=[failed_attempt(500, started_at=days_ago(40)),
+                                                    ok_attempt(started_at=days_ago(1))])
+    rerun = email_create(received_at=days_ago(40))
+    delivery_create(rerun, created_at=days_ago(2), attempts=[ok_attempt(started_at=days_ago(2))])
+    history_purge(30)
+    assert set(InboundEmail.objects.values_list("pk", flat=True)) == {replayed.pk, rerun.pk}
+
+
+def test_old_test_deliveries_link_pairs_and_finished_task_results_go():
+    delivery_create(None, is_test=True, created_at=days_ago(40), attempts=[ok_attempt(started_at=days_ago(40))])
+    kept_test = delivery_create(None, is_test=True, created_at=days_ago(3), attempts=[ok_attempt()])
+    old_pair = LinkPair.objects.create(source_url="https://www.dropbox.com/s/old?dl=1", provider="dropbox")
+    LinkPair.objects.filter(pk=old_pair.pk).update(created_at=days_ago(40))
+    new_pair = LinkPair.objects.create(source_url="https://www.dropbox.com/s/new?dl=1", provider="dropbox")
+    delivery_send_task.enqueue(1)
+    delivery_send_task.enqueue(2)
+    waiting = delivery_send_task.enqueue(3)
+    DBTaskResult.objects.exclude(pk=waiting.id).update(status="SUCCESSFUL", finished_at=days_ago(40))
+    counts = history_purge(30)
+    assert counts["deliveries"] == 1 and counts["link_pairs"] == 1 and counts["task_results"] == 2
+    assert list(WebhookDelivery.objects.all()) == [kept_test]
+    assert list(LinkPair.objects.all()) == [new_pair]
+    assert [str(pk) for pk in DBTaskResult.objects.values_list("pk", flat=True)] == [str(waiting.id)]
+
+
+def test_batches_smaller_than_the_backlog_still_delete_everything():
+    endpoint = endpoint_create()
+    for _ in range(7):
+        email = email_create(received_at=days_ago(10))
+        delivery_create(email, endpoint, created_at=days_ago(10), attempts=[ok_attempt(started_at=days_ago(10))])
+    counts = history_purge(5, batch_size=3)
+    assert counts["emails"] == 7 and counts["deliveries"] == 7 and counts["attempts"] == 7
+    assert not InboundEmail.objects.exists()
+
+
+def test_dry_run_counts_without_deleting():
+    old_email_with_delivery()
+    output = purge("--days", "30", "--dry-run")
+    assert "Would delete history older than 30 day(s): emails 1, deliveries 1, attempts 2, link pairs 0" in output
+    assert InboundEmail.objects.count() == 1 and DeliveryAttempt.objects.count() == 2
+
+
+@pytest.mark.parametrize("days", ["0", "-3"])
+def test_fewer_than_one_day_is_refused(days):
+    old_email_with_delivery(days=0.5)
+    with pytest.raises(CommandError, match="at least 1"):
+        purge("--days", days)
+    assert InboundEmail.objects.count() == 1
+
+
+def test_days_is_required():
+    with pytest.raises(CommandError):
+        purge()

@@ -1,0 +1,138 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.selectors import endpoint_find
+
+
+class EndpointRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "name"]
+
+
+class DeliveryEmailRefSerializer(serializers.Serializer):
+    email_id = serializers.CharField()
+    subject = serializers.CharField()
+    url = serializers.HyperlinkedIdentityField(
+        view_name="api-email-detail", lookup_field="email_id", lookup_url_kwarg="email_id"
+    )
+
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = [
+            "number", "series", "started_at", "finished_at", "duration_ms", "url", "delivery_mode", "request_headers",
+            "request_size", "status_code", "response_snippet", "error", "failure_reason", "succeeded",
+        ]
+
+
+class DeliverySummarySerializer(serializers.ModelSerializer):
+    """A delivery as listed under its e-mail."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api-delivery-detail")
+    endpoint = EndpointRefSerializer()
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id", "url", "endpoint", "status", "attempt_count", "last_status_code", "failure_reason", "next_attempt_at",
+            "created_at", "completed_at",
+        ]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api-delivery-detail")
+    webhook_id = serializers.CharField(read_only=True, help_text="The `webhook-id` header, stable across retries.")
+    endpoint = EndpointRefSerializer()
+    email = DeliveryEmailRefSerializer(allow_null=True, help_text="Null for test deliveries.")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id", "url", "webhook_id", "email", "endpoint", "is_test", "status", "routing_rule", "attempt_count",
+            "series", "next_attempt_at", "last_attempt_at", "last_status_code", "last_error", "failure_reason",
+            "created_at", "updated_at", "completed_at", "replayed_at",
+        ]
+
+
+class DeliveryDetailSerializer(DeliverySerializer):
+    payload = serializers.JSONField(
+        read_only=True, allow_null=True, help_text="The JSON body as sent (null before the first attempt)."
+    )
+    attempts = DeliveryAttemptSerializer(many=True, help_text="Every HTTP try, all replay series, in order.")
+
+    class Meta(DeliverySerializer.Meta):
+        fields = DeliverySerializer.Meta.fields + ["payload", "attempts"]
+
+
+class LegacyLogEntrySerializer(serializers.Serializer):
+    """One legacy history entry; keys the legacy app omitted for an outcome are null here."""
+
+    timestamp = serializers.CharField(help_text="UTC ISO 8601 with microseconds.")
+    type = serializers.CharField(help_text='Always "custom".')
+    email_id = serializers.CharField(help_text='"test-webhook" for test deliveries.')
+    status = serializers.ChoiceField(choices=["success", "error", "skipped"])
+    status_code = serializers.IntegerField(allow_null=True, help_text="204 for skipped; null for a network error.")
+    webhook_url = serializers.CharField(allow_null=True, help_text='First 50 characters, then "...".')
+    subject = serializers.CharField(allow_null=True, help_text="First 100 characters.")
+    delivery_mode = serializers.CharField(allow_null=True, help_text='"json" or "form" (last attempt).')
+    attempted_delivery_modes = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    fallback_used = serializers.BooleanField(allow_null=True)
+    payload_size_bytes = serializers.IntegerField(allow_null=True)
+    error_message = serializers.CharField(allow_null=True)
+    response_snippet = serializers.CharField(allow_null=True)
+    failure_reason = serializers.CharField(allow_null=True)
+    delivery_id = serializers.IntegerField(allow_null=True, help_text="Not in the legacy app.")
+    endpoint = serializers.CharField(allow_null=True, help_text="Endpoint name. Not in the legacy app.")
+    delivery_status = serializers.CharField(allow_null=True, help_text="pending, sending, succeeded or failed.")
+    attempts = serializers.IntegerField(allow_null=True, help_text="Attempts made so far.")
+
+
+class LegacyLogsSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    logs = LegacyLogEntrySerializer(many=True)
+    count = serializers.IntegerField()
+    days_filter = serializers.IntegerField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class EndpointReferenceField(serializers.CharField):
+    """An endpoint given by exact name or by id."""
+
+    default_error_messages = {"unknown": "No endpoint with this id or name."}
+
+    def to_internal_value(self, data):
+        reference = super().to_internal_value(data)
+        self.run_validators(reference)  # before the lookup: a NUL character must never reach PostgreSQL
+        endpoint = endpoint_find(reference)
+        if endpoint is None:
+            self.fail("unknown")
+        return endpoint
+
+    def to_representation(self, value):
+        return EndpointRefSerializer(value).data
+
+
+class ReplayFailedSerializer(serializers.Serializer):
+    endpoint = EndpointReferenceField(help_text="Endpoint exact name, or id.")
+    since = serializers.DateTimeField(help_text="Deliveries created at or after (ISO 8601).")
+    until = serializers.DateTimeField(help_text="Deliveries created before (ISO 8601).")
+
+    def validate(self, data):
+        if data["since"] >= data["until"]:
+            raise serializers.ValidationError({"until": "Must be after since."})
+        return data
+
+
+class ReplayFailedAnswerSerializer(serializers.Serializer):
+    replayed = serializers.IntegerField(help_text="Failed deliveries re-opened and enqueued.")
+    endpoint = EndpointRefSerializer()
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()

@@ -1,0 +1,170 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webhooks.api.filters import DeliveryFilter
+from webhooks.api.serializers import (
+    DeliveryDetailSerializer,
+    DeliverySerializer,
+    ErrorSerializer,
+    LegacyLogsSerializer,
+    ReplayFailedAnswerSerializer,
+    ReplayFailedSerializer,
+)
+from webhooks.selectors import (
+    LEGACY_LOGS_DEFAULT_LIMIT,
+    LEGACY_STATUSES,
+    deliveries_list,
+    delivery_detail_queryset,
+    webhook_logs_legacy,
+)
+from webhooks.services import DeliveryNotReplayable, deliveries_replay_failed, delivery_replay
+
+# The error answers every history read may give, documented once.
+AUTH_ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description="No or unknown credentials (`WWW-Authenticate: Token`)."),
+    403: OpenApiResponse(ErrorSerializer, description="The user is not staff."),
+}
+NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No such object, or a page past the end.")}
+BAD_QUERY = {
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT, description='A bad query parameter: `{"<parameter>": ["<message>", …]}`.'
+    )
+}
+
+NOT_REPLAYABLE = {409: OpenApiResponse(ErrorSerializer, description="Not replayable now; `detail` says why.")}
+
+LEGACY_DAYS_DEFAULT = 7
+LEGACY_DAYS_MAX = 30
+LEGACY_LIMIT_MAX = 500
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="deliveries_list",
+        summary="Deliveries, newest first",
+        responses={200: DeliverySerializer(many=True), **BAD_QUERY, **AUTH_ERRORS, **NOT_FOUND},
+    )
+)
+class DeliveryListView(generics.ListAPIView):
+    serializer_class = DeliverySerializer
+    filterset_class = DeliveryFilter
+
+    def get_queryset(self):
+        return deliveries_list()
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="deliveries_retrieve",
+        summary="One delivery with its attempts",
+        responses={200: DeliveryDetailSerializer, **AUTH_ERRORS, **NOT_FOUND},
+    )
+)
+class DeliveryDetailView(generics.RetrieveAPIView):
+    serializer_class = DeliveryDetailSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return delivery_detail_queryset()
+
+
+class CanReplayDeliveries(IsAdminUser):
+    """Staff who may change deliveries (as the admin's replay action requires)."""
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.user.has_perm("webhooks.change_webhookdelivery")
+
+
+class DeliveryReplayView(generics.GenericAPIView):
+    permission_classes = [CanReplayDeliveries]
+    serializer_class = DeliveryDetailSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return delivery_detail_queryset()
+
+    @extend_schema(
+        operation_id="deliveries_replay",
+        summary="Replay one finished delivery",
+        description=(
+            "Re-opens a succeeded or failed delivery: a new attempt series on the same delivery, with the same "
+            "payload and `webhook-id`, sent by the worker right away. Answers the re-opened delivery."
+        ),
+        request=None,
+        responses={202: DeliveryDetailSerializer, **AUTH_ERRORS, **NOT_FOUND, **NOT_REPLAYABLE},
+    )
+    def post(self, request, pk):
+        try:
+            delivery_replay(self.get_object())
+        except DeliveryNotReplayable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(self.get_object()).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DeliveryReplayFailedView(APIView):
+    permission_classes = [CanReplayDeliveries]
+
+    @extend_schema(
+        operation_id="deliveries_replay_failed",
+        summary="Replay an endpoint's failed deliveries created in a time range",
+        request=ReplayFailedSerializer,
+        responses={202: ReplayFailedAnswerSerializer, **BAD_QUERY, **AUTH_ERRORS, **NOT_REPLAYABLE},
+    )
+    def post(self, request):
+        query = ReplayFailedSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        endpoint, since, until = (query.validated_data[k] for k in ("endpoint", "since", "until"))
+        try:
+            replayed = deliveries_replay_failed(endpoint, since, until)
+        except DeliveryNotReplayable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        answer = {"replayed": replayed, "endpoint": endpoint, "since": since, "until": until}
+        return Response(ReplayFailedAnswerSerializer(answer).data, status=status.HTTP_202_ACCEPTED)
+
+
+def legacy_days_parse(raw: str | None) -> int:
+    """The legacy rules: missing, not an integer or below 1 → 7; above 30 → 30."""
+    try:
+        days = int(raw)
+    except (TypeError, ValueError):
+        return LEGACY_DAYS_DEFAULT
+    if days < 1:
+        return LEGACY_DAYS_DEFAULT
+    return min(days, LEGACY_DAYS_MAX)
+
+
+class WebhookLogsQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=LEGACY_LIMIT_MAX, default=LEGACY_LOGS_DEFAULT_LIMIT)
+    status = serializers.ChoiceField(choices=LEGACY_STATUSES, required=False)
+    email_id = serializers.CharField(required=False, max_length=32)
+
+
+class WebhookLogsView(APIView):
+    """The legacy dashboard's history read, kept for existing scripts."""
+
+    @extend_schema(
+        operation_id="webhook_logs_legacy",
+        summary="Legacy webhook history",
+        description=(
+            "The legacy `GET /api/webhook_logs` shape. One entry per delivery that made at least one attempt "
+            "(its latest outcome; a delivery still retrying is `error`), plus one `skipped` entry per e-mail "
+            "skipped for lack of links. Newest first, at most `limit` entries (50 by default, as the legacy app)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "days", OpenApiTypes.INT, description="Look-back in days: 1-30, default 7 (invalid or < 1 → 7, > 30 → 30)."
+            ),
+            WebhookLogsQuerySerializer,
+        ],
+        responses={200: LegacyLogsSerializer, **BAD_QUERY, **AUTH_ERRORS},
+    )
+    def get(self, request):
+        days = legacy_days_parse(request.query_params.get("days"))
+        query = WebhookLogsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        logs = webhook_logs_legacy(days=days, **query.validated_data)
+        return Response({"success": True, "logs": logs, "count": len(logs), "days_filter": days})
