@@ -3,6 +3,7 @@
 import time
 
 import pytest
+import requests
 
 from tests.receiver import Receiver
 from tests.service import LiveService
@@ -83,3 +84,13 @@ def test_attempt_is_recorded_with_status_and_duration(service, receiver_live):
 def test_sigterm_stops_web_and_worker_cleanly(receiver_live):
     live = LiveService(WEBHOOK_URL=receiver_live.url("/stop")).start()
     assert live.stop(timeout=30) == 0
+
+
+def test_ready_once_the_sweep_has_queued_a_heartbeat_and_the_worker_ran_it(service):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        response = requests.get(service.url("/health/ready"), timeout=5)
+        if response.status_code == 200:
+            break
+        time.sleep(0.5)
+    assert response.status_code == 200, response.text

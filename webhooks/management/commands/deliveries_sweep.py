@@ -2,6 +2,7 @@
 
 One pass by default (cron-friendly); `--loop` keeps sweeping every `--interval` seconds, which is how
 `manage.py serve` runs it beside the worker. Several sweeps may run at once (every change is conditional).
+Each pass also queues a worker heartbeat task, so /health/ready sees that a worker really consumes the queue.
 """
 
 import logging
@@ -12,6 +13,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
 
+from signal_server.heartbeat import heartbeat_enqueue
 from webhooks.services import SWEEP_GRACE_SECONDS, deliveries_sweep
 
 logger = logging.getLogger("webhooks")
@@ -36,6 +38,7 @@ class Command(BaseCommand):
             raise CommandError("--grace must be zero or more seconds.")
         if not loop:
             result = deliveries_sweep(grace=grace)
+            heartbeat_enqueue()
             self.stdout.write(f"Sweep: recovered {result.recovered}, re-enqueued {result.requeued}.")
             return
         if interval <= 0:
@@ -53,6 +56,7 @@ class Command(BaseCommand):
             close_old_connections()
             try:
                 result = deliveries_sweep(grace=grace)
+                heartbeat_enqueue()
             except DatabaseError:
                 # A database outage must not stop the service; the next pass tries again.
                 logger.exception("Delivery sweep pass failed")
