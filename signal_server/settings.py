@@ -87,7 +87,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process and the worker write together; IMMEDIATE takes the write lock at
-    # BEGIN so a read-then-write transaction waits on the busy timeout instead of failing.
+    # BEGIN so a read-then-write transaction waits instead of failing; transactions queue on a lock
+    # file rather than SQLite's sleeping busy handler (signal_server/sqlite_backend).
+    DATABASES["default"]["ENGINE"] = "signal_server.sqlite_backend"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20),

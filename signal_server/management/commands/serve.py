@@ -26,8 +26,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
-        parser.add_argument("--web-threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
+        parser.add_argument(
+            "--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 2)))
+        )
+        parser.add_argument(
+            "--web-threads", type=int, default=int(os.environ.get("WEB_THREADS", "1")),
+            help="Threads per web process; 1 runs gunicorn's sync workers (measured fastest for ingress), "
+            "more runs gthread workers (keep-alive, slow clients).",
+        )
         parser.add_argument("--task-workers", type=int, default=int(os.environ.get("TASK_WORKERS", "1")))
         parser.add_argument("--no-web", action="store_true", help="Only the background processes.")
         parser.add_argument(
@@ -80,7 +86,7 @@ class Command(BaseCommand):
             "--bind", f"{options['host']}:{options['port']}",
             "--workers", str(options["web_workers"]),
             "--threads", str(options["web_threads"]),
-            "--worker-class", "gthread",
+            "--worker-class", "sync" if options["web_threads"] <= 1 else "gthread",
             "--access-logfile", "-" if os.environ.get("ACCESS_LOG", "false").lower() == "true" else "/dev/null",
             "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
         ]
