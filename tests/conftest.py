@@ -21,6 +21,16 @@ def _clear_cache():
     cache_empty()
 
 
+@pytest.fixture(scope="module")
+def receiver_live():
+    """One live receiver for a module's end-to-end tests (each test uses its own path)."""
+    from tests.receiver import Receiver
+
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def receiver():
     """A live HTTP receiver on 127.0.0.1 (see tests/receiver.py)."""

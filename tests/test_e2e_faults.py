@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.receiver import Receiver
 from tests.service import LiveService, free_port
 
 pytestmark = pytest.mark.e2e
@@ -19,13 +18,6 @@ LINK = "https://www.dropbox.com/scl/fo/abc/def?rlkey=k&dl=0"
 def email(n: int, **overrides) -> dict:
     return {"sender": "Ops <ops@acme.fr>", "subject": f"Fichiers {n}", "date": "2026-04-10T09:00:00Z",
             "body": f"<p>Fichiers <a href='{LINK}&n={n}'>ici</a></p>", **overrides}
-
-
-@pytest.fixture(scope="module")
-def receiver_live():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

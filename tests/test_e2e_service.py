@@ -5,19 +5,11 @@ import time
 import pytest
 import requests
 
-from tests.receiver import Receiver
 from tests.service import LiveService
 
 pytestmark = pytest.mark.e2e
 
 DROPBOX = "https://www.dropbox.com/scl/fo/abc123/def?rlkey=xyz&dl=0"
-
-
-@pytest.fixture(scope="module")
-def receiver_live():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -12,19 +12,11 @@ import uuid
 import pytest
 
 from tests.apps_script.script import LABEL, labels_of, mailbox, message, relabel, script_run, thread
-from tests.receiver import Receiver
 from tests.service import TOKEN, LiveService, free_port
 
 pytestmark = pytest.mark.e2e
 
 HMAC_SECRET = "apps-script-hmac-secret"
-
-
-@pytest.fixture(scope="module")
-def receiver_live():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.apps_script.script import labels_of, mailbox, message, relabel, script_run, thread
-from tests.receiver import Receiver
 from tests.service import TOKEN, LiveService
 
 pytestmark = pytest.mark.e2e
@@ -35,13 +34,6 @@ flags = RuntimeFlags.load()
 flags.allow_without_links = True
 flags.save()
 """
-
-
-@pytest.fixture
-def receiver_live():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 def test_a_configuration_moved_to_a_fresh_instance_delivers_labelled_mail_exactly_once(receiver_live):

@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 
-from tests.receiver import Receiver
 from tests.service import LiveService
 
 pytestmark = pytest.mark.e2e
@@ -44,13 +43,6 @@ ids = {{
 }}
 print(json.dumps(ids))
 """
-
-
-@pytest.fixture(scope="module")
-def receiver_live():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.receiver import Receiver
 from tests.service import LiveService
 from tests.transfers.conftest import CREDENTIALS, bucket_create, fetch
 from tests.transfers.fileserver import ConnectProxy, FileServer, LocalCA, Route
@@ -42,13 +41,6 @@ def dropbox():
     )
     yield SimpleNamespace(ca=ca, server=server, proxy=proxy)
     proxy.stop()
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def receiver_live():
-    server = Receiver().start()
-    yield server
     server.stop()
 
 

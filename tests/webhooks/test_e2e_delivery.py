@@ -69,13 +69,6 @@ def children(pid: int) -> dict[int, str]:
 
 
 @pytest.fixture(scope="module")
-def receiver_live():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def service(receiver_live):
     live = LiveService(WEBHOOK_URL=receiver_live.url("/hook"), **FAST_SWEEP)
     live.start()
