@@ -195,9 +195,11 @@ def config_import(document: dict, *, dry_run: bool = False) -> ImportReport:
     report = ImportReport(dry_run=dry_run, sections=[s for s in SECTIONS if s in document])
     with transaction.atomic():
         if "settings" in document:
-            _settings_import(document["settings"], errors, report)
+            report.settings_changed = _singleton_import(
+                WebhookSettings, "settings", SETTINGS_KEYS, document["settings"], errors
+            )
         if "flags" in document:
-            _flags_import(document["flags"], errors, report)
+            report.flags_changed = _singleton_import(RuntimeFlags, "flags", FLAGS_KEYS, document["flags"], errors)
         endpoints = _endpoints_import(document["endpoints"], errors, report) if "endpoints" in document else None
         if "rules" in document:
             _rules_import(document["rules"], endpoints, errors, report)
@@ -211,28 +213,18 @@ def config_import(document: dict, *, dry_run: bool = False) -> ImportReport:
     return report
 
 
-def _settings_import(data, errors: list[ConfigError], report: ImportReport) -> None:
-    values = _object_read(data, "settings", SETTINGS_KEYS, errors)
+def _singleton_import(model, section: str, keys, data, errors: list[ConfigError]) -> list[str]:
+    """Apply the settings or flags section to its singleton row; the names of the fields it changed."""
+    values = _object_read(data, section, keys, errors)
     if values is None:
-        return
-    prefs = WebhookSettings.load()
-    before = _snapshot(prefs, SETTINGS_KEYS)
-    _assign(prefs, values)
-    if _full_clean(prefs, "settings", SETTINGS_KEYS, errors):
-        prefs.save()
-        report.settings_changed = _changed(before, _snapshot(prefs, SETTINGS_KEYS))
-
-
-def _flags_import(data, errors: list[ConfigError], report: ImportReport) -> None:
-    values = _object_read(data, "flags", FLAGS_KEYS, errors)
-    if values is None:
-        return
-    flags = RuntimeFlags.load()
-    before = _snapshot(flags, FLAGS_KEYS)
-    _assign(flags, values)
-    if _full_clean(flags, "flags", FLAGS_KEYS, errors):
-        flags.save()
-        report.flags_changed = _changed(before, _snapshot(flags, FLAGS_KEYS))
+        return []
+    row = model.load()
+    before = _snapshot(row, keys)
+    _assign(row, values)
+    if not _full_clean(row, section, keys, errors):
+        return []
+    row.save()
+    return _changed(before, _snapshot(row, keys))
 
 
 @dataclass
