@@ -39,3 +39,11 @@ def receiver():
     server = Receiver().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def api():
+    """A REST client authenticated with a staff user's token (`Authorization: Token …`)."""
+    from tests.history_factories import staff_create, token_client
+
+    return token_client(staff_create())

@@ -14,18 +14,11 @@ from tests.history_factories import (
     email_create,
     failed_attempt,
     ok_attempt,
-    staff_create,
-    token_client,
 )
 
 pytestmark = pytest.mark.django_db
 
 EMAILS = "/api/emails/"
-
-
-@pytest.fixture
-def api():
-    return token_client(staff_create())
 
 
 def email_ids(response) -> list[str]:

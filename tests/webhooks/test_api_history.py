@@ -29,11 +29,6 @@ DELIVERIES = "/api/webhooks/deliveries/"
 LOGS = "/api/webhook_logs"
 
 
-@pytest.fixture
-def api():
-    return token_client(staff_create())
-
-
 def ids(response) -> list[int]:
     return [item["id"] for item in response.json()["results"]]
 
