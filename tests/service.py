@@ -120,6 +120,15 @@ class LiveService:
             time.sleep(0.2)
         raise RuntimeError(f"service did not answer /health in {timeout} s:\n{self.log()}")
 
+    def wait_ready(self, timeout: float = 30) -> requests.Response:
+        """Poll /health/ready until it answers 200 (or the timeout passes); the last answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = requests.get(self.url("/health/ready"), timeout=5)
+            if response.status_code == 200 or time.monotonic() >= deadline:
+                return response
+            time.sleep(0.2)
+
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 

@@ -3,7 +3,6 @@
 import time
 
 import pytest
-import requests
 
 from tests.service import LiveService
 
@@ -79,10 +78,5 @@ def test_sigterm_stops_web_and_worker_cleanly(receiver_live):
 
 
 def test_ready_once_the_sweep_has_queued_a_heartbeat_and_the_worker_ran_it(service):
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        response = requests.get(service.url("/health/ready"), timeout=5)
-        if response.status_code == 200:
-            break
-        time.sleep(0.5)
+    response = service.wait_ready(timeout=30)
     assert response.status_code == 200, response.text
