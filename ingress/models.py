@@ -36,7 +36,8 @@ class InboundEmail(models.Model):
     dedup_key = models.CharField(max_length=32, unique=True, null=True, blank=True, editable=False)
     message_id = models.CharField(max_length=500, blank=True)
     sender = models.CharField(max_length=500)
-    sender_email = models.CharField(max_length=320, db_index=True)
+    # Not indexed: its filters are case-insensitive, which a plain index does not serve.
+    sender_email = models.CharField(max_length=320)
     subject = models.TextField(blank=True)
     date = models.CharField(max_length=100, blank=True, help_text="As sent by the script (not parsed).")
     body = models.TextField()

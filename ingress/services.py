@@ -17,6 +17,7 @@ from ingress.ratelimit import sender_rate_check
 from ingress.selectors import IngressConfig, email_is_known, ingress_config_get
 from ingress.text import html_to_text
 from routing.evaluation import RoutableEmail, RoutingDecision, rules_evaluate
+from signal_server.inserts import row_insert
 from signal_server.logging import email_mask
 from webhooks.services import deliveries_create
 
@@ -177,7 +178,7 @@ def _decision_apply(decided: IngressDecision, config: IngressConfig, email_id: s
     if not decided.status:
         logger.info("INGRESS: %s email_id=%s", decided.message, email_id)
         return _refuse(409, decided.message)
-    email = InboundEmail.objects.create(**decided.record, status=decided.status, deliver_after=decided.deliver_after)
+    email = row_insert(InboundEmail(**decided.record, status=decided.status, deliver_after=decided.deliver_after))
     if decided.routing is not None:
         for rule in decided.routing.matched_rules:
             logger.info("ROUTING_RULES: Matched rule %s (%s) email_id=%s", rule["id"], rule["name"], email_id)

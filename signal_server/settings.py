@@ -130,7 +130,7 @@ else:
 # --- Background tasks ------------------------------------------------------------------------
 TASKS = {
     "default": {
-        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "BACKEND": "signal_server.tasks_backend.DatabaseBackend",
         "QUEUES": ["default"],
     }
 }

@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
+from signal_server.inserts import row_insert
 from webhooks import outcomes, signing
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookSettings
 from webhooks.payloads import payload_build, test_payload_build
@@ -75,9 +76,7 @@ def deliveries_create(email, targets, *, run_after: datetime | None = None) -> l
     """One pending delivery per target endpoint, enqueued in the caller's transaction."""
     due = run_after or timezone.now()
     deliveries = [
-        WebhookDelivery.objects.create(
-            email=email, endpoint_id=target.endpoint_id, routing_rule=target.rule, next_attempt_at=due
-        )
+        row_insert(WebhookDelivery(email=email, endpoint_id=target.endpoint_id, routing_rule=target.rule, next_attempt_at=due))
         for target in targets
     ]
     for delivery in deliveries:

@@ -20,6 +20,22 @@ from django.core.management.base import BaseCommand
 STOP_GRACE_SECONDS = 20
 
 
+def task_worker_command(python: str, worker_id: str) -> list[str]:
+    return [
+        python, "manage.py", "db_worker", "--no-reload", "--no-startup-delay",
+        "--interval", os.environ.get("TASK_WORKER_INTERVAL", "0.05"), "--queue-name", "*", "--worker-id", worker_id,
+    ]
+
+
+def task_worker_deprioritize(pid: int) -> None:
+    """Lower a task worker's CPU priority (TASK_WORKER_NICE): a push waits on its answer, a delivery does not.
+
+    Under a burst the web processes get the CPU first and the worker drains the queue in the gaps;
+    an idle service delivers at once, since nothing competes.
+    """
+    os.setpriority(os.PRIO_PROCESS, pid, int(os.environ.get("TASK_WORKER_NICE", "10")))
+
+
 class Command(BaseCommand):
     help = "Serve web (gunicorn) and background workers in the foreground."
 
@@ -47,15 +63,14 @@ class Command(BaseCommand):
         if not options["no_web"]:
             commands.append(self._gunicorn(python, options))
         for index in range(options["task_workers"]):
-            commands.append(
-                [python, "manage.py", "db_worker", "--no-reload", "--no-startup-delay",
-                 "--interval", os.environ.get("TASK_WORKER_INTERVAL", "0.05"),
-                 "--queue-name", "*", "--worker-id", f"{os.uname().nodename[:40]}-{os.getpid()}-{index}"]
-            )
+            commands.append(task_worker_command(python, f"{os.uname().nodename[:40]}-{os.getpid()}-{index}"))
         if not options["no_sweep"]:
             commands.append([python, "manage.py", "deliveries_sweep", "--loop"])
         # Own sessions: a terminal Ctrl-C reaches only this process, which then stops each child exactly once.
         children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True) for cmd in commands]
+        for child in children:
+            if "db_worker" in child.args:
+                task_worker_deprioritize(child.pid)
         stopping = False
 
         def stop(signum, frame):
@@ -81,15 +96,18 @@ class Command(BaseCommand):
         sys.exit(exit_code)
 
     def _gunicorn(self, python, options):
-        return [
+        command = [
             python, "-m", "gunicorn", "signal_server.wsgi:application",
             "--bind", f"{options['host']}:{options['port']}",
             "--workers", str(options["web_workers"]),
             "--threads", str(options["web_threads"]),
             "--worker-class", "sync" if options["web_threads"] <= 1 else "gthread",
-            "--access-logfile", "-" if os.environ.get("ACCESS_LOG", "false").lower() == "true" else "/dev/null",
             "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
         ]
+        # Without the option gunicorn skips building access records at all.
+        if os.environ.get("ACCESS_LOG", "false").lower() == "true":
+            command += ["--access-logfile", "-"]
+        return command
 
     def _stop(self, children):
         for child in children:

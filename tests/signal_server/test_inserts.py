@@ -1,0 +1,111 @@
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+from django_tasks_db.models import DBTaskResult
+
+from ingress.models import InboundEmail
+from signal_server.inserts import row_insert
+from tests.factories import endpoint_create
+from webhooks.models import WebhookDelivery
+
+pytestmark = pytest.mark.django_db
+
+
+def email_build(**overrides) -> InboundEmail:
+    values = {
+        "email_id": uuid.uuid4().hex,
+        "sender": "Ops <ops@example.com>",
+        "sender_email": "ops@example.com",
+        "body": "<p>Hello</p>",
+        "status": InboundEmail.Status.PROCESSED,
+    }
+    return InboundEmail(**(values | overrides))
+
+
+def test_row_insert_sets_the_generated_primary_key():
+    email = row_insert(email_build())
+
+    assert email.pk is not None
+    assert InboundEmail.objects.get(pk=email.pk).email_id == email.email_id
+
+
+def test_row_insert_marks_the_instance_saved():
+    email = row_insert(email_build())
+
+    assert email._state.adding is False
+    assert email._state.db == "default"
+
+
+def test_row_insert_applies_auto_now_add_and_field_defaults():
+    email = row_insert(email_build())
+
+    stored = InboundEmail.objects.get(pk=email.pk)
+    assert stored.received_at is not None
+    assert stored.received_at == email.received_at
+    assert stored.links == [] and stored.decision == {} and stored.is_urgent is False
+
+
+def test_row_insert_stores_json_and_dates_as_save_would():
+    deliver_after = datetime(2026, 4, 10, 14, 30, tzinfo=UTC)
+    links = [{"provider": "dropbox", "url": "https://www.dropbox.com/scl/fo/x"}]
+    email = row_insert(email_build(links=links, decision={"window": "defer"}, deliver_after=deliver_after))
+
+    stored = InboundEmail.objects.get(pk=email.pk)
+    assert stored.links == links
+    assert stored.decision == {"window": "defer"}
+    assert stored.deliver_after == deliver_after
+
+
+def test_row_insert_keeps_a_primary_key_given_by_the_caller():
+    task = row_insert(
+        DBTaskResult(
+            id=uuid.uuid4(), args_kwargs={"args": [1], "kwargs": {}}, task_path="webhooks.tasks.delivery_send_task",
+            backend_name="default", run_after=datetime(2026, 4, 10, tzinfo=UTC),
+        )
+    )
+
+    assert DBTaskResult.objects.get(pk=task.pk).args_kwargs == {"args": [1], "kwargs": {}}
+
+
+def test_row_insert_writes_foreign_keys():
+    endpoint = endpoint_create()
+    email = row_insert(email_build())
+
+    delivery = row_insert(WebhookDelivery(email=email, endpoint=endpoint, next_attempt_at=email.received_at))
+
+    stored = WebhookDelivery.objects.get(pk=delivery.pk)
+    assert (stored.email_id, stored.endpoint_id, stored.status) == (email.pk, endpoint.pk, "pending")
+    assert stored.uuid == delivery.uuid
+
+
+def test_row_insert_raises_integrity_error_on_a_unique_conflict():
+    row_insert(email_build(email_id="a" * 32, dedup_key="a" * 32))
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        row_insert(email_build(email_id="a" * 32, dedup_key="a" * 32))
+    assert InboundEmail.objects.filter(dedup_key="a" * 32).count() == 1
+
+
+def test_row_insert_sends_pre_save_before_and_post_save_after_the_insert():
+    from django.db.models.signals import post_save, pre_save
+
+    seen = []
+
+    def before(sender, instance, **kwargs):
+        seen.append(("pre", instance.pk))
+        instance.body_preview = "set by a pre_save receiver"
+
+    def after(sender, instance, created, **kwargs):
+        seen.append(("post", instance.pk, created))
+
+    pre_save.connect(before, sender=InboundEmail)
+    post_save.connect(after, sender=InboundEmail)
+    try:
+        email = row_insert(email_build())
+    finally:
+        pre_save.disconnect(before, sender=InboundEmail)
+        post_save.disconnect(after, sender=InboundEmail)
+    assert seen == [("pre", None), ("post", email.pk, True)]
+    assert InboundEmail.objects.get(pk=email.pk).body_preview == "set by a pre_save receiver"
