@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 from bench.loadgen import LoadResult, load_run
-from signal_server.management.commands.serve import task_worker_command, task_worker_deprioritize
+from signal_server.management.commands.serve import children_env, task_worker_command, task_worker_deprioritize
 from tests.service import ROOT, TOKEN, LiveService, free_port
 
 BODY_PADDING = "<p>" + "Bonjour, voici le détail de la mission de la semaine. " * 40 + "</p>"
@@ -97,7 +97,7 @@ class Worker:
     def start(self):
         self.process = subprocess.Popen(
             task_worker_command(sys.executable, f"bench-{os.getpid()}"),
-            cwd=ROOT, env=self.live.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT, env=children_env(self.live.env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         task_worker_deprioritize(self.process.pid)
 

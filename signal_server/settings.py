@@ -94,9 +94,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {
             "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20),
             "transaction_mode": "IMMEDIATE",
+            # The committing connection runs SQLite's automatic checkpoint, holding the write queue
+            # through two fsyncs; `serve` checkpoints from its own process instead and raises this.
             "init_command": (
                 "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
-                "PRAGMA busy_timeout=20000;PRAGMA foreign_keys=ON"
+                "PRAGMA busy_timeout=20000;PRAGMA foreign_keys=ON;"
+                f"PRAGMA wal_autocheckpoint={env.int('SQLITE_WAL_AUTOCHECKPOINT_PAGES', default=1000)}"
             ),
         }
     )

@@ -1,9 +1,15 @@
 """End to end: the real service (gunicorn + worker, as `make run`) delivering to a real receiver."""
 
+import os
+import shutil
+import sqlite3
 import time
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 
+from signal_server.sqlite_backend.checkpoint import SERVED_AUTOCHECKPOINT_PAGES
 from tests.service import LiveService
 
 pytestmark = pytest.mark.e2e
@@ -80,3 +86,58 @@ def test_sigterm_stops_web_and_worker_cleanly(receiver_live):
 def test_ready_once_the_sweep_has_queued_a_heartbeat_and_the_worker_ran_it(service):
     response = service.wait_ready(timeout=30)
     assert response.status_code == 200, response.text
+
+
+def _served_processes(service) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {"db_worker": [], "gunicorn": []}
+    for pid in service.children():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                args = cmdline.read().split(b"\0")
+        except OSError:
+            continue
+        for name in found:
+            if name.encode() in b" ".join(args):
+                found[name].append(pid)
+    return found
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes")
+def test_task_worker_runs_in_the_idle_scheduling_class_and_web_does_not(service):
+    processes = _served_processes(service)
+
+    assert processes["db_worker"] and processes["gunicorn"]
+    assert all(os.sched_getscheduler(pid) == os.SCHED_IDLE for pid in processes["db_worker"])
+    assert all(os.sched_getscheduler(pid) == os.SCHED_OTHER for pid in processes["gunicorn"])
+
+
+@pytest.mark.skipif(os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="SQLite WAL only")
+def test_serve_checkpoints_the_wal_into_the_database_file(service, tmp_path):
+    email_id = service.push(
+        {"sender": "a@b.fr", "subject": "checkpointed", "date": "d", "body": f"<a href='{DROPBOX}'>x</a>"}
+    ).json()["email_id"]
+    database = Path(service.env["DATABASE_URL"].removeprefix("sqlite:///"))
+    copy = tmp_path / "main-file-only.sqlite3"
+
+    deadline = time.monotonic() + 10
+    found = False
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.3)
+        # The main file alone, without its -wal: only what a checkpoint has copied is there.
+        shutil.copyfile(database, copy)
+        try:
+            with closing(sqlite3.connect(copy)) as connection:
+                found = connection.execute(
+                    "SELECT count(*) FROM ingress_inboundemail WHERE email_id = ?", (email_id,)
+                ).fetchone()[0] == 1
+        except sqlite3.DatabaseError:
+            continue  # copied in the middle of a checkpoint
+    assert found
+
+
+@pytest.mark.skipif(os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="SQLite WAL only")
+def test_served_processes_checkpoint_only_past_the_safety_threshold(service):
+    pid = _served_processes(service)["gunicorn"][0]
+    with open(f"/proc/{pid}/environ", "rb") as environ:
+        variables = dict(item.split(b"=", 1) for item in environ.read().split(b"\0") if b"=" in item)
+    assert variables[b"SQLITE_WAL_AUTOCHECKPOINT_PAGES"] == str(SERVED_AUTOCHECKPOINT_PAGES).encode()

@@ -17,6 +17,13 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from signal_server.sqlite_backend.checkpoint import (
+    CHECKPOINT_INTERVAL_SECONDS,
+    SERVED_AUTOCHECKPOINT_PAGES,
+    uses_sqlite,
+    wal_checkpoint,
+)
+
 STOP_GRACE_SECONDS = 20
 
 
@@ -27,13 +34,24 @@ def task_worker_command(python: str, worker_id: str) -> list[str]:
     ]
 
 
-def task_worker_deprioritize(pid: int) -> None:
-    """Lower a task worker's CPU priority (TASK_WORKER_NICE): a push waits on its answer, a delivery does not.
+def children_env(base) -> dict:
+    """The environment of processes whose SQLite WAL `serve` checkpoints (see sqlite_backend.checkpoint)."""
+    return {"SQLITE_WAL_AUTOCHECKPOINT_PAGES": str(SERVED_AUTOCHECKPOINT_PAGES), **base}
 
-    Under a burst the web processes get the CPU first and the worker drains the queue in the gaps;
-    an idle service delivers at once, since nothing competes.
+
+def task_worker_deprioritize(pid: int) -> None:
+    """Give a task worker only the CPU the web processes leave (TASK_WORKER_IDLE_PRIORITY, on by default).
+
+    A push waits on its answer, a delivery does not: under a burst the worker drains the queue in the
+    gaps instead of taking a core from gunicorn; an idle service delivers at once, since nothing
+    competes. Linux's SCHED_IDLE class (elsewhere, nice 19) still gives it a small share under load.
     """
-    os.setpriority(os.PRIO_PROCESS, pid, int(os.environ.get("TASK_WORKER_NICE", "10")))
+    if os.environ.get("TASK_WORKER_IDLE_PRIORITY", "true").lower() != "true":
+        return
+    if hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+    else:
+        os.setpriority(os.PRIO_PROCESS, pid, 19)
 
 
 class Command(BaseCommand):
@@ -66,8 +84,12 @@ class Command(BaseCommand):
             commands.append(task_worker_command(python, f"{os.uname().nodename[:40]}-{os.getpid()}-{index}"))
         if not options["no_sweep"]:
             commands.append([python, "manage.py", "deliveries_sweep", "--loop"])
+        checkpointing = uses_sqlite()
+        env = children_env(os.environ) if checkpointing else dict(os.environ)
         # Own sessions: a terminal Ctrl-C reaches only this process, which then stops each child exactly once.
-        children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True) for cmd in commands]
+        children = [
+            subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, start_new_session=True) for cmd in commands
+        ]
         for child in children:
             if "db_worker" in child.args:
                 task_worker_deprioritize(child.pid)
@@ -84,6 +106,7 @@ class Command(BaseCommand):
             f"({len(children)} processes; Ctrl-C to stop)"
         )
         exit_code = 0
+        next_checkpoint = time.monotonic()
         while not stopping:
             for child in children:
                 if child.poll() is not None:
@@ -91,7 +114,10 @@ class Command(BaseCommand):
                     exit_code = child.returncode or 1
                     stopping = True
                     break
-            time.sleep(0.2)
+            if checkpointing and time.monotonic() >= next_checkpoint:
+                wal_checkpoint()
+                next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL_SECONDS
+            time.sleep(0.1)
         self._stop(children)
         sys.exit(exit_code)
 
