@@ -96,9 +96,9 @@ def _served_processes(service) -> dict[str, list[int]]:
                 args = cmdline.read().split(b"\0")
         except OSError:
             continue
-        for name in found:
+        for name, pids in found.items():
             if name.encode() in b" ".join(args):
-                found[name].append(pid)
+                pids.append(pid)
     return found
 
 
