@@ -121,7 +121,7 @@ def ingress_config_invalidate(*, at_commit: bool = True) -> None:
 
 
 def email_is_known(email_id: str) -> bool:
-    return InboundEmail.objects.filter(dedup_key=email_id).exists()
+    return InboundEmail.objects.filter(email_id=email_id, dedup_key=email_id).exists()
 
 
 
