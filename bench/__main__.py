@@ -23,6 +23,7 @@ from bench.loadgen import LoadResult, load_run
 from signal_server.management.commands.serve import children_env, task_worker_command, task_worker_deprioritize
 from tests.service import ROOT, TOKEN, LiveService, free_port
 
+WARM_UP_PUSHES = 1000
 BODY_PADDING = "<p>" + "Bonjour, voici le détail de la mission de la semaine. " * 40 + "</p>"
 
 
@@ -195,11 +196,12 @@ def main() -> None:
     try:
         live.start()
         worker.start()
-        ingress_phase(live, 8, 300, max_seconds=30)  # warm-up: connections, caches, JIT-free Python paths
-        receiver.wait_count(300, timeout=60)
+        # Warm-up to steady state: connections, caches, the WAL file at its working size.
+        ingress_phase(live, 8, WARM_UP_PUSHES, max_seconds=60)
+        receiver.wait_count(WARM_UP_PUSHES, timeout=120)
         report["end_to_end_idle"] = e2e_phase(live, receiver, args.e2e)
         report["ingress"] = [ingress_phase(live, c, args.requests, max_seconds=60) for c in (8, 32)]
-        receiver.wait_count(300 + args.e2e + 2 * args.requests, timeout=300)
+        receiver.wait_count(WARM_UP_PUSHES + args.e2e + 2 * args.requests, timeout=300)
         report["delivery_backlog"] = backlog_phase(live, receiver, worker, args.backlog)
         web_pids = live.children()
         report["peak_rss_mb"] = {"web": peak_rss_mb(web_pids), "worker": peak_rss_mb([worker.process.pid])}
