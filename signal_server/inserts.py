@@ -7,36 +7,14 @@ and dates) and reuses the SQL text. It is for new rows of models with plain fiel
 defaults or generated columns) and no multi-table inheritance.
 """
 
-from dataclasses import dataclass
-
 from django.db import connections, router
-from django.db.models import NOT_PROVIDED, CharField, Field, Model, TextField
+from django.db.models import NOT_PROVIDED, Field, Model
 from django.db.models.signals import post_save, pre_save
 
-# Exact classes whose preparation hands a str (or None) back unchanged: those values skip the five
-# calls get_db_prep_save makes per field, a quarter of the cost of a 25-column row.
-_VERBATIM_STR_FIELDS = (CharField, TextField)
+_statements: dict[tuple[str, type[Model], bool], tuple[str, list[Field], bool]] = {}
 
 
-@dataclass(frozen=True)
-class _Column:
-    field: Field
-    attname: str
-    verbatim_str: bool
-    own_pre_save: bool  # auto_now and the like; otherwise pre_save just reads the attribute
-
-
-@dataclass(frozen=True)
-class _Statement:
-    sql: str
-    columns: tuple[_Column, ...]
-    returns_pk: bool
-
-
-_statements: dict[tuple[str, type[Model], bool], _Statement] = {}
-
-
-def _statement_build(model: type[Model], alias: str, pk_generated: bool) -> _Statement:
+def _statement_build(model: type[Model], alias: str, pk_generated: bool) -> tuple[str, list[Field], bool]:
     meta = model._meta
     quote = connections[alias].ops.quote_name
     fields = [f for f in meta.local_concrete_fields if not (pk_generated and f is meta.auto_field)]
@@ -48,17 +26,7 @@ def _statement_build(model: type[Model], alias: str, pk_generated: bool) -> _Sta
     )
     if pk_generated:
         sql += f" RETURNING {quote(meta.pk.column)}"
-    columns = tuple(
-        _Column(f, f.attname, type(f) in _VERBATIM_STR_FIELDS, type(f).pre_save is not Field.pre_save) for f in fields
-    )
-    return _Statement(sql, columns, pk_generated)
-
-
-def _param(column: _Column, instance: Model, connection):
-    value = column.field.pre_save(instance, True) if column.own_pre_save else getattr(instance, column.attname)
-    if column.verbatim_str and (value is None or type(value) is str):
-        return value
-    return column.field.get_db_prep_save(value, connection)
+    return sql, fields, pk_generated
 
 
 def row_insert(instance: Model) -> Model:
@@ -73,10 +41,11 @@ def row_insert(instance: Model) -> Model:
     if pre_save.has_listeners(model):
         pre_save.send(sender=model, instance=instance, raw=False, using=alias, update_fields=None)
     connection = connections[alias]
-    params = [_param(column, instance, connection) for column in statement.columns]
+    sql, fields, returns_pk = statement
+    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
     with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        if statement.returns_pk:
+        cursor.execute(sql, params)
+        if returns_pk:
             instance.pk = cursor.fetchone()[0]
     instance._state.adding = False
     instance._state.db = alias
