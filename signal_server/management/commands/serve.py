@@ -17,6 +17,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from signal_server.shutdown import StopRequest
 from signal_server.sqlite_backend.checkpoint import (
     CHECKPOINT_INTERVAL_SECONDS,
     SERVED_AUTOCHECKPOINT_PAGES,
@@ -93,31 +94,23 @@ class Command(BaseCommand):
         for child in children:
             if "db_worker" in child.args:
                 task_worker_deprioritize(child.pid)
-        stopping = False
-
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+        stop = StopRequest()
         self.stdout.write(
             f"Signal Server on http://{options['host']}:{options['port']} "
             f"({len(children)} processes; Ctrl-C to stop)"
         )
         exit_code = 0
         next_checkpoint = time.monotonic()
-        while not stopping:
-            for child in children:
-                if child.poll() is not None:
-                    self.stderr.write(f"Process {child.args[2:4]} exited with {child.returncode}; stopping.")
-                    exit_code = child.returncode or 1
-                    stopping = True
-                    break
+        while not stop.requested:
+            exited = next((child for child in children if child.poll() is not None), None)
+            if exited is not None:
+                self.stderr.write(f"Process {exited.args[2:4]} exited with {exited.returncode}; stopping.")
+                exit_code = exited.returncode or 1
+                break
             if checkpointing and time.monotonic() >= next_checkpoint:
                 wal_checkpoint()
                 next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL_SECONDS
-            time.sleep(0.1)
+            stop.sleep(0.1)
         self._stop(children)
         sys.exit(exit_code)
 

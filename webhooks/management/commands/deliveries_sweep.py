@@ -7,13 +7,12 @@ Each pass also queues a worker heartbeat task, so /health/ready sees that a work
 
 import logging
 import os
-import signal
-import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
 
 from signal_server.heartbeat import heartbeat_enqueue
+from signal_server.shutdown import StopRequest
 from webhooks.services import SWEEP_GRACE_SECONDS, deliveries_sweep
 
 logger = logging.getLogger("webhooks")
@@ -43,16 +42,9 @@ class Command(BaseCommand):
             return
         if interval <= 0:
             raise CommandError("--interval must be more than zero seconds.")
-        stopping = False
-
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+        stop = StopRequest()
         logger.info("Delivery sweep started (every %g s, grace %g s)", interval, grace)
-        while not stopping:
+        while not stop.requested:
             close_old_connections()
             try:
                 result = deliveries_sweep(grace=grace)
@@ -63,7 +55,5 @@ class Command(BaseCommand):
             else:
                 if result.recovered or result.requeued:
                     logger.info("Delivery sweep: recovered %d, re-enqueued %d", result.recovered, result.requeued)
-            next_pass = time.monotonic() + interval
-            while not stopping and time.monotonic() < next_pass:
-                time.sleep(min(0.2, interval))
+            stop.sleep(interval)
         logger.info("Delivery sweep stopped")
