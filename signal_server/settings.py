@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "signal_server.web_activity.WebActivityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -242,6 +243,8 @@ WEBHOOK_USER_AGENT = f"signal-server/{VERSION}"
 
 # /health/ready answers 503 when the last worker heartbeat, or the oldest due task, is older than this.
 HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env.int("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", default=180)
+# How long a delivery task waits for the web processes of its host to be between requests.
+TASK_WORKER_YIELD_MS = env.int("TASK_WORKER_YIELD_MS", default=1000)
 HEALTH_QUEUE_MAX_AGE_SECONDS = env.int("HEALTH_QUEUE_MAX_AGE_SECONDS", default=300)
 
 # File offload to an S3-compatible bucket (SPEC §8, transfers app). Off unless R2_ENABLED.

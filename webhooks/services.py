@@ -80,7 +80,7 @@ def deliveries_create(email, targets, *, run_after: datetime | None = None) -> l
         for target in targets
     ]
     for delivery in deliveries:
-        _enqueue(delivery.pk, due)
+        _enqueue(delivery.pk, run_after)
     return deliveries
 
 
@@ -99,10 +99,12 @@ def endpoint_test_send(endpoint: WebhookEndpoint) -> WebhookDelivery:
     return delivery
 
 
-def _enqueue(delivery_id: int, run_after: datetime) -> None:
+def _enqueue(delivery_id: int, run_after: datetime | None = None) -> None:
+    """A send task for the delivery, due at `run_after` (None: as soon as a worker is free)."""
     from webhooks.tasks import delivery_send_task
 
-    delivery_send_task.using(run_after=run_after).enqueue(delivery_id)
+    task = delivery_send_task if run_after is None else delivery_send_task.using(run_after=run_after)
+    task.enqueue(delivery_id)
 
 
 # --- sending -----------------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ from django.db import IntegrityError, transaction
 from django_tasks_db.models import DBTaskResult
 
 from ingress.models import InboundEmail
-from signal_server.inserts import row_insert
+from django.db import connection
+
+from signal_server.inserts import _params, _statement_build, row_insert
 from tests.factories import endpoint_create
 from webhooks.models import WebhookDelivery
 
@@ -109,3 +111,28 @@ def test_row_insert_sends_pre_save_before_and_post_save_after_the_insert():
         post_save.disconnect(after, sender=InboundEmail)
     assert seen == [("pre", None), ("post", email.pk, True)]
     assert InboundEmail.objects.get(pk=email.pk).body_preview == "set by a pre_save receiver"
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        email_build(),
+        email_build(is_urgent=True, dedup_key=None, links=[{"provider": "dropbox"}], deliver_after=datetime(2026, 1, 1, tzinfo=UTC)),
+        WebhookDelivery(email_id=7, endpoint_id=3, routing_rule={"id": 1}, next_attempt_at=datetime(2026, 1, 1, tzinfo=UTC)),
+        WebhookDelivery(endpoint_id=3, is_test=True, attempt_count=2, last_status_code=None, routing_rule=None),
+        DBTaskResult(id=uuid.uuid4(), args_kwargs={"args": [1], "kwargs": {}}, priority=-5, task_path="a.b",
+                     backend_name="default", run_after=datetime(2099, 1, 1, tzinfo=UTC)),
+    ],
+    ids=["email", "email-deferred", "delivery", "test-delivery", "task"],
+)
+def test_row_insert_prepares_each_value_as_get_db_prep_save_does(instance, monkeypatch):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: datetime(2026, 4, 10, 9, 54, 38, 123456, tzinfo=UTC))
+    model = type(instance)
+    statement = _statement_build(model, "default", instance.pk is None)
+    fast = _params(statement, instance, connection)
+
+    fields = [column.field for column in statement.columns]
+    assert fast == [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    assert [type(value) for value in fast] == [
+        type(field.get_db_prep_save(field.pre_save(instance, True), connection)) for field in fields
+    ]

@@ -43,6 +43,14 @@ def test_enqueue_result_reads_back_through_the_backend():
     assert fetched.args == [42]
 
 
+def test_enqueue_result_equals_the_one_the_row_rebuilds():
+    # Guards the shortcut in enqueue() against a change of django-tasks-db's own TaskResult building.
+    for task in (delivery_send_task, delivery_send_task.using(run_after=datetime(2099, 1, 1, tzinfo=UTC))):
+        result = task.enqueue(42)
+
+        assert result == result.db_result.task_result
+
+
 def test_enqueue_sends_task_enqueued_once():
     received = []
 
