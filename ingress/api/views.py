@@ -4,6 +4,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,6 +43,16 @@ def push_process(item: object, source: str) -> IngestResult:
     return email_ingest(push)
 
 
+class JSONAnswers(BaseContentNegotiation):
+    """SPEC §3: ingress answers JSON whatever the client accepts (no 406), without parsing Accept."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class IngressView(APIView):
     """Shared edge checks of SPEC §3.2: token, size, optional signature, JSON object.
 
@@ -51,6 +62,7 @@ class IngressView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     parser_classes: list = []
+    content_negotiation_class = JSONAnswers
 
     def post(self, request):
         try:

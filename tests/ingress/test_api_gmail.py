@@ -50,6 +50,18 @@ def test_token_is_checked_before_the_body(push):
     assert push(None, token="nope", raw="not json").status_code == 401
 
 
+@pytest.mark.parametrize("path", ["/api/ingress/gmail", "/api/ingress/gmail/batch"])
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "image/*;q=0.5", "nonsense"])
+def test_answers_are_json_whatever_the_client_accepts(push, default_endpoint, path, accept):
+    payload = {"emails": [push_payload()]} if path.endswith("batch") else push_payload()
+
+    response = push(payload, path=path, headers={"HTTP_ACCEPT": accept})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["success"] is True
+
+
 # 2. JSON object ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("raw", ["not json", "[1, 2]", '"text"', "42", "", b"\xff\xfe{"])
 def test_body_that_is_not_a_json_object_is_400(push, raw):
