@@ -9,11 +9,36 @@ stays as a fallback for statements outside transactions.
 
 import fcntl
 import os
+from functools import lru_cache
 
 from django.db.backends.sqlite3 import base
 
+# Statements longer than this (long IN lists) are rarely run twice: not worth keeping.
+QMARK_CACHE_MAX_CHARS = 4096
+
+
+@lru_cache(maxsize=1024)
+def _qmark_query(query: str) -> str:
+    return base.FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
+
+
+class SQLiteCursorWrapper(base.SQLiteCursorWrapper):
+    """Django's cursor, converting each statement's %s placeholders to SQLite's ? once, not per run.
+
+    The ingress path runs the same few INSERTs over and over; the conversion was a regular expression
+    over the whole statement (behind a lazy object) every time.
+    """
+
+    def convert_query(self, query, *, param_names=None):
+        if param_names is None and len(query) <= QMARK_CACHE_MAX_CHARS:
+            return _qmark_query(query)
+        return super().convert_query(query, param_names=param_names)
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def create_cursor(self, name=None):
+        return self.connection.cursor(factory=SQLiteCursorWrapper)
+
     def _writer_lock_path(self) -> str | None:
         name = str(self.settings_dict["NAME"])
         return None if self.is_in_memory_db() else f"{name}.writer-lock"

@@ -201,6 +201,12 @@ def test_fold_of_decomposed_and_composed_accents_is_the_same():
     assert fold(decomposed) == fold(composed) == "desabonne"
 
 
+@given(st.text() | st.text(alphabet=st.sampled_from(" \t\n\u00a0\u2009\u3000\x1c\x1fab\u0301é")))
+def test_fold_collapses_every_whitespace_run_as_split_and_join_do(text):
+    folded = fold(text)
+    assert folded == " ".join(folded.split())
+
+
 @given(st.text())
 def test_fold_never_raises_and_is_idempotent(text):
     folded = fold(text)
