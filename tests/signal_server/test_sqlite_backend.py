@@ -1,7 +1,11 @@
-import pytest
-from django.db import connection
+import fcntl
+import os
+import threading
 
-from signal_server.sqlite_backend.base import QMARK_CACHE_MAX_CHARS, _qmark_query
+import pytest
+from django.db import connection, connections, transaction
+
+from signal_server.sqlite_backend.base import QMARK_CACHE_MAX_CHARS, DatabaseWrapper, _qmark_query
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "sqlite", reason="the project's SQLite backend"),
@@ -38,3 +42,52 @@ def test_long_statements_are_converted_without_being_kept():
 
     assert fetch(sql, [7]) == (7,)
     assert _qmark_query.cache_info().currsize == size
+
+
+# --- the writer queue ---------------------------------------------------------------------------
+WAIT_SECONDS = 0.3
+
+
+@pytest.fixture
+def database(tmp_path):
+    """A connection of the project's SQLite backend to a file database (the test database is in memory)."""
+    settings = {**connections["default"].settings_dict, "NAME": str(tmp_path / "db.sqlite3")}
+    wrapper = DatabaseWrapper(settings, alias="queue-test")
+    with wrapper.cursor() as cursor:
+        cursor.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, value TEXT)")
+        cursor.execute("INSERT INTO item (value) VALUES ('a')")
+    yield wrapper
+    wrapper.close()
+
+
+@pytest.fixture
+def queue_held(database):
+    """The writer queue taken by someone else (another process's transaction) until released."""
+    fd = os.open(database._writer_lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    release = lambda: fcntl.flock(fd, fcntl.LOCK_UN)  # noqa: E731
+    yield release
+    release()
+    os.close(fd)
+
+
+def test_a_transaction_waits_for_the_writer_queue(database, queue_held):
+    """Another process's transaction holds the queue: this one starts when it commits, not before."""
+    def work():
+        connections["queue-test"] = database  # connections are per thread
+        try:
+            with transaction.atomic(using="queue-test"):
+                pass
+        finally:
+            del connections["queue-test"]
+            database.close()
+
+    database.inc_thread_sharing()
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(WAIT_SECONDS)
+    assert thread.is_alive()
+
+    queue_held()
+    thread.join(5)
+    assert not thread.is_alive()
