@@ -2,12 +2,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django_tasks_db.models import DBTaskResult
 
 from ingress.models import InboundEmail
-from django.db import connection
-
 from signal_server.inserts import _params, _statement_build, row_insert
 from tests.factories import endpoint_create
 from webhooks.models import WebhookDelivery

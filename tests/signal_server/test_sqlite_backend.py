@@ -65,7 +65,9 @@ def queue_held(database):
     """The writer queue taken by someone else (another process's transaction) until released."""
     fd = os.open(database._writer_lock_path(), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
-    release = lambda: fcntl.flock(fd, fcntl.LOCK_UN)  # noqa: E731
+    def release():
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
     yield release
     release()
     os.close(fd)
