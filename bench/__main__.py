@@ -111,26 +111,6 @@ def ms(value: float) -> float:
     return round(value * 1000, 2)
 
 
-def reference_loop_ms() -> float:
-    """CPU time of a fixed pure-Python loop (best of five): how fast this machine is right now.
-
-    A shared VM's speed drifts by a third from one hour to the next; runs compare only at a similar
-    reference.
-    """
-    def spin() -> int:
-        total = 0
-        for index in range(300_000):
-            total += index % 7
-        return total
-
-    best = float("inf")
-    for _ in range(5):
-        started = time.process_time()
-        spin()
-        best = min(best, time.process_time() - started)
-    return ms(best)
-
-
 def ingress_phase(live: LiveService, concurrency: int, total: int, max_seconds: float) -> dict:
     result: LoadResult = load_run(
         host="127.0.0.1", port=live.port, path="/api/ingress/gmail", token=TOKEN,
@@ -212,7 +192,6 @@ def main() -> None:
         "cache": "redis" if os.environ.get("REDIS_URL") else "locmem",
         "web_workers": args.web_workers,
         "cpus": os.cpu_count(),
-        "reference_loop_ms": reference_loop_ms(),
     }
     try:
         live.start()
@@ -244,7 +223,6 @@ def main() -> None:
     print(f"{'end-to-end idle':<28}{'':>10}{e2e['p50_ms']:>10}{e2e['p95_ms']:>10}{'':>10}")
     backlog = report["delivery_backlog"]
     print(f"{'backlog drain (deliv/s)':<28}{backlog['deliveries_per_second']:>10}")
-    print(f"machine: reference loop {report['reference_loop_ms']} ms (lower is faster)")
     print(f"peak RSS: web {report['peak_rss_mb']['web']} MB (all gunicorn processes), "
           f"worker {report['peak_rss_mb']['worker']} MB")
 
