@@ -221,6 +221,11 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["endpoint", "status", "created_at"]),
             models.Index(fields=["status", "next_attempt_at"], name="delivery_status_due_idx"),
+            # The history newest attempt first (webhook_logs). Partial: a new delivery has no attempt yet,
+            # so a push writes no page of it.
+            models.Index(
+                fields=["last_attempt_at"], name="delivery_attempted_idx", condition=Q(last_attempt_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
