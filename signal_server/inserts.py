@@ -10,7 +10,17 @@ defaults or generated columns) and no multi-table inheritance.
 from typing import NamedTuple
 
 from django.db import connections, router
-from django.db.models import NOT_PROVIDED, BooleanField, CharField, Field, IntegerField, Model, TextField
+from django.db.models import (
+    NOT_PROVIDED,
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    Field,
+    IntegerField,
+    Model,
+    TextField,
+)
 from django.db.models.signals import post_save, pre_save
 
 NONE_TYPE = type(None)
@@ -40,7 +50,15 @@ def _unchanged_types(field: Field) -> frozenset[type]:
     keeps the full preparation.
     """
     cls = type(field)
-    if cls.get_db_prep_save is not Field.get_db_prep_save or cls.get_db_prep_value is not Field.get_db_prep_value:
+    if cls.get_db_prep_save is not Field.get_db_prep_save:
+        return frozenset()
+    # Most date columns of a new row are still empty (started, finished, last attempt…): NULL stays NULL.
+    if (cls.get_db_prep_value, cls.get_prep_value, cls.to_python) in (
+        (DateField.get_db_prep_value, DateField.get_prep_value, DateField.to_python),
+        (DateTimeField.get_db_prep_value, DateTimeField.get_prep_value, DateTimeField.to_python),
+    ):
+        return frozenset({NONE_TYPE})
+    if cls.get_db_prep_value is not Field.get_db_prep_value:
         return frozenset()
     if cls.get_prep_value in (CharField.get_prep_value, TextField.get_prep_value) and cls.to_python in (
         CharField.to_python,

@@ -2,11 +2,11 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django_tasks_db.models import DBTaskResult
 
 from ingress.models import InboundEmail
-from signal_server.inserts import _params, _statement_build, row_insert
+from signal_server.inserts import _params, _statement_build, _unchanged_types, row_insert
 from tests.factories import endpoint_create
 from webhooks.models import WebhookDelivery
 
@@ -136,3 +136,21 @@ def test_row_insert_prepares_each_value_as_get_db_prep_save_does(instance, monke
     assert shortcut
     assert [f for f, _ in shortcut] == [s for _, s in shortcut]
     assert [type(f) for f, _ in shortcut] == [type(s) for _, s in shortcut]
+
+
+def test_empty_date_columns_skip_the_preparation_chain():
+    assert _unchanged_types(WebhookDelivery._meta.get_field("completed_at")) == {type(None)}
+    assert _unchanged_types(models.DateField()) == {type(None)}
+
+
+def test_a_field_that_overrides_a_preparation_step_keeps_the_whole_chain():
+    class LocalDateTimeField(models.DateTimeField):
+        def get_prep_value(self, value):
+            return super().get_prep_value(value) or datetime(2000, 1, 1, tzinfo=UTC)
+
+    class UpperCharField(models.CharField):
+        def get_prep_value(self, value):
+            return super().get_prep_value(value).upper()
+
+    assert _unchanged_types(LocalDateTimeField()) == frozenset()
+    assert _unchanged_types(UpperCharField()) == frozenset()
