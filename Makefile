@@ -9,12 +9,13 @@ STAMP := $(VENV)/.installed
 # `make run` is the development entry point: debug defaults on (so no secret key is needed) unless set.
 export DJANGO_DEBUG ?= true
 
-.PHONY: help venv install run test bench migrate clean
+.PHONY: help venv install run test test-fast bench migrate clean
 
 help:
-	@echo "make run    - install, migrate and serve web + worker on http://127.0.0.1:$(PORT)"
-	@echo "make test   - run the whole test suite"
-	@echo "make bench  - measure ingress and delivery throughput and latency"
+	@echo "make run       - install, migrate and serve web + worker on http://127.0.0.1:$(PORT)"
+	@echo "make test      - the whole suite, on SQLite + local memory, then on PostgreSQL + Redis"
+	@echo "make test-fast - the tests that need nothing but Python, on SQLite + local memory"
+	@echo "make bench     - measure ingress and delivery throughput and latency"
 
 $(PY):
 	@interpreter=$$(scripts/find-python) && "$$interpreter" -m venv $(VENV)
@@ -34,8 +35,18 @@ run: migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	exec $(PY) manage.py serve --port $(PORT)
 
+# PostgreSQL, Redis, Chromium and Node.js are installed from the distribution's packages when missing
+# (root or passwordless sudo); otherwise the run stops here and names the command that installs them.
+# The servers run on free loopback ports for the length of each pytest run (tests/servers.py).
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m tests.prerequisites --install
+	@echo "=== make test: SQLite (WAL) + local-memory cache ==="
+	$(PY) -m pytest --stack=embedded $(PYTEST_ARGS)
+	@echo "=== make test: PostgreSQL + Redis ==="
+	$(PY) -m pytest --stack=servers $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest --stack=embedded -m "not needs" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)

@@ -16,3 +16,10 @@ def superuser_ensure_from_env() -> list[str]:
     user.set_password(password)
     user.save()
     return [f"{'Created' if created else 'Updated'} admin user '{username}'."]
+
+
+def admin_usernames() -> list[str]:
+    """Active superusers' names, the first few: who can log in to admin right now."""
+    return list(
+        get_user_model().objects.filter(is_superuser=True, is_active=True).order_by("pk").values_list("username", flat=True)[:5]
+    )

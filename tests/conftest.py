@@ -1,5 +1,9 @@
+import os
+
 import pytest
 from django.core.cache import cache
+
+from tests import prerequisites, servers
 
 
 def cache_empty() -> None:
@@ -47,3 +51,14 @@ def api():
     from tests.history_factories import staff_create, token_client
 
     return token_client(staff_create())
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real Redis: the run's own (REDIS_URL) or, on the embedded stack, one started for the session."""
+    return os.environ.get("REDIS_URL") or servers.redis_start(tmp_path_factory.mktemp("redis"))
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    return prerequisites.tool_path("chromium")

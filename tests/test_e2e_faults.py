@@ -1,14 +1,13 @@
 """Load, concurrency and fault behaviour of the real service (bounded in count and time, loopback only)."""
 
-import shutil
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from tests.service import LiveService, free_port
+from tests import servers
+from tests.service import LiveService
 
 pytestmark = pytest.mark.e2e
 
@@ -54,43 +53,21 @@ def test_concurrent_distinct_pushes_while_the_worker_delivers_lose_nothing(servi
 
 
 @pytest.fixture
-def redis_server():
-    """A Redis server of our own, so the test can stop and restart it."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is required (CI installs it through .ci/services.sh)"
-    port = free_port()
-
-    def start():
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        import redis
-
-        while time.monotonic() < deadline:
-            try:
-                redis.Redis(port=port).ping()
-                return process
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    state = {"process": start(), "start": start, "port": port}
-    yield state
-    if state["process"].poll() is None:
-        state["process"].terminate()
-        state["process"].wait(timeout=10)
+def redis_server(tmp_path):
+    """A Redis server of our own (pytest-redis's executor), so the test can stop and restart it."""
+    executor = servers.redis_executor(tmp_path / "redis")
+    executor.start()
+    yield executor
+    executor.stop()
 
 
+@pytest.mark.needs("redis")
 def test_redis_outage_keeps_ingress_answering_from_the_database(receiver_live, redis_server):
-    live = LiveService(
-        WEBHOOK_URL=receiver_live.url("/redis"), REDIS_URL=f"redis://127.0.0.1:{redis_server['port']}/0"
-    ).start()
+    live = LiveService(WEBHOOK_URL=receiver_live.url("/redis"), REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0")
+    live.start()
     try:
         assert live.push(email(1)).json()["status"] == "processed"
-        redis_server["process"].terminate()
-        redis_server["process"].wait(timeout=10)
+        redis_server.stop()
 
         started = time.monotonic()
         answers = [live.push(email(n)) for n in range(2, 12)]
@@ -99,7 +76,7 @@ def test_redis_outage_keeps_ingress_answering_from_the_database(receiver_live, r
         live.shell("from ingress.models import RuntimeFlags as F; f = F.load(); f.ingress_enabled = False; f.save()")
         assert live.push(email(50)).status_code == 409, "a flag change must apply even without the cache"
 
-        redis_server["process"] = redis_server["start"]()
+        redis_server.start()
         live.shell("from ingress.models import RuntimeFlags as F; f = F.load(); f.ingress_enabled = True; f.save()")
         assert live.push(email(51)).json()["status"] == "processed"
         assert len(receiver_live.wait_for(12, timeout=30, path="/redis")) == 12

@@ -141,3 +141,18 @@ def test_served_processes_checkpoint_only_past_the_safety_threshold(service):
     with open(f"/proc/{pid}/environ", "rb") as environ:
         variables = dict(item.split(b"=", 1) for item in environ.read().split(b"\0") if b"=" in item)
     assert variables[b"SQLITE_WAL_AUTOCHECKPOINT_PAGES"] == str(SERVED_AUTOCHECKPOINT_PAGES).encode()
+
+
+def test_the_start_banner_says_where_admin_is_and_that_no_admin_user_exists_yet(service):
+    log = service.log()
+    assert f"Signal Server on http://127.0.0.1:{service.port} " in log
+    assert f"Admin: http://127.0.0.1:{service.port}/admin/" in log
+    assert "no admin user yet: set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD" in log
+
+
+def test_the_start_banner_names_the_admin_users(receiver_live):
+    live = LiveService(DJANGO_SUPERUSER_USERNAME="alice", DJANGO_SUPERUSER_PASSWORD="a long password 2026").start()
+    try:
+        assert "  admin users: alice" in live.log()
+    finally:
+        live.stop()

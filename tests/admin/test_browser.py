@@ -4,7 +4,6 @@ Debian's /usr/bin/chromium is driven by Playwright (the Python package only: no 
 The overview screenshot lands in var/screenshots/overview.png, kept by CI as an artifact.
 """
 
-import os
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,9 +17,8 @@ from tests.factories import endpoint_create
 from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt, staff_create
 from webhooks.models import WebhookDelivery
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs("chromium")]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -31,11 +29,7 @@ TIMEOUT_MS = 10_000
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: install Debian's chromium (.ci/services.sh does) or set CHROMIUM_PATH."
-        )
+def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 
     with (
@@ -46,7 +40,7 @@ def browser():
         # Playwright's sync API keeps an event loop on this thread; the ORM calls the tests make are plain sync code.
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            profile, executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 1000},
         )
         context.set_default_timeout(TIMEOUT_MS)

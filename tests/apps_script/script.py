@@ -1,28 +1,20 @@
 """Runs apps_script/Code.gs under Node.js (tests/apps_script/harness.js) against a mailbox scenario."""
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests import prerequisites
 
 HARNESS = Path(__file__).with_name("harness.js")
 LABEL = "A_TRANSFERER_WEBHOOK"
 DROPBOX = "https://www.dropbox.com/scl/fo/abc123/def?rlkey=xyz&dl=0"
 
 
-def node_path() -> str:
-    node = shutil.which("node")
-    if not node:
-        pytest.fail("Node.js is required to run the Apps Script tests: install it (apt-get install nodejs).")
-    return node
-
-
 def script_run(scenario: dict, timeout: float = 120) -> dict:
     """One run of the script; returns the scenario as the script left it, with `requests` and `logs`."""
     result = subprocess.run(
-        [node_path(), str(HARNESS)], input=json.dumps(scenario), capture_output=True, text=True, timeout=timeout
+        [prerequisites.tool_path("node"), str(HARNESS)], input=json.dumps(scenario), capture_output=True, text=True, timeout=timeout
     )
     if result.returncode != 0:
         raise AssertionError(f"harness failed ({result.returncode}):\n{result.stderr}")

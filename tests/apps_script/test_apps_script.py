@@ -14,7 +14,7 @@ import pytest
 from tests.apps_script.script import LABEL, labels_of, mailbox, message, relabel, script_run, thread
 from tests.service import TOKEN, LiveService, free_port
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs("node")]
 
 HMAC_SECRET = "apps-script-hmac-secret"
 

@@ -12,7 +12,7 @@ from standardwebhooks import Webhook
 from tests.apps_script.script import labels_of, mailbox, message, relabel, script_run, thread
 from tests.service import TOKEN, LiveService
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs("node")]
 
 SIGNING_SECRET = "whsec_" + base64.b64encode(b"migration-signing-secret-32bytes").decode()
 

@@ -2,7 +2,6 @@
 
 import io
 import json
-import os
 import uuid
 from pathlib import Path
 
@@ -22,7 +21,6 @@ FILES = [
     f"--{name.replace('_', '-')}={LEGACY / f'{name}.json'}"
     for name in ("webhook_config", "routing_rules", "processing_prefs", "runtime_flags")
 ]
-LOCAL_REDIS = "redis://127.0.0.1:63799/5"
 
 
 def run(*args) -> str:
@@ -103,14 +101,10 @@ def test_an_unreadable_file_is_named(tmp_path):
 
 
 @pytest.fixture
-def legacy_redis():
-    """A real Redis holding legacy documents under a prefix of its own (REDIS_URL, else the local one)."""
-    url = os.environ.get("REDIS_URL") or LOCAL_REDIS
+def legacy_redis(redis_url):
+    """A real Redis holding legacy documents under a prefix of its own."""
+    url = redis_url
     client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"needs a Redis server at {url} (set REDIS_URL): {exc}")
     prefix = f"test-{uuid.uuid4().hex[:8]}:r:ss:config:"
     yield url, prefix, client
     for key in client.scan_iter(f"{prefix}*"):
@@ -118,6 +112,7 @@ def legacy_redis():
     client.close()
 
 
+@pytest.mark.needs("redis")
 def test_the_legacy_documents_are_read_from_redis(legacy_redis):
     url, prefix, client = legacy_redis
     for name in ("webhook_config", "routing_rules", "processing_prefs", "runtime_flags"):
@@ -132,6 +127,7 @@ def test_the_legacy_documents_are_read_from_redis(legacy_redis):
     assert RoutingRule.objects.count() == 3
 
 
+@pytest.mark.needs("redis")
 def test_documents_missing_from_redis_are_left_unchanged(legacy_redis):
     url, prefix, client = legacy_redis
     client.set(f"{prefix}runtime_flags", json.dumps({"gmail_ingress_enabled": False}))

@@ -36,7 +36,8 @@ def test_process_refuses_to_start_without_secret_key_when_debug_is_off(tmp_path)
     env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": "", "SIGNAL_VAR_DIR": str(tmp_path)}
     result = run_manage("check", env=env)
     assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY is required" in result.stderr
+    assert result.stderr.startswith("Signal Server is not configured: set DJANGO_SECRET_KEY")
+    assert len(result.stderr.strip().splitlines()) == 1, "one line that says what to set, no traceback"
 
 
 def test_responses_carry_csp_and_nosniff_and_frame_denial(client):

@@ -144,7 +144,8 @@ def test_receiver_down_then_back_gets_every_delivery_each_on_its_schedule(servic
             assert gap >= 0.8 * schedule[index] - 0.05, (index, gaps)
 
 
-def test_staff_see_the_attempts_in_admin_and_replay_from_there(service, receiver_live):
+@pytest.mark.needs("chromium")
+def test_staff_see_the_attempts_in_admin_and_replay_from_there(service, receiver_live, chromium_path):
     """Headless Chromium on the real admin: the killed-worker delivery's attempts, then a replay."""
     from playwright.sync_api import sync_playwright
 
@@ -158,7 +159,7 @@ def test_staff_see_the_attempts_in_admin_and_replay_from_there(service, receiver
     delivery = deliveries(service, "replayed from admin")[0]
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+        browser = playwright.chromium.launch(executable_path=chromium_path, headless=True)
         try:
             page = browser.new_page()
             page.goto(service.url("/admin/login/"))

@@ -17,6 +17,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from signal_server.accounts import admin_usernames
 from signal_server.shutdown import StopRequest
 from signal_server.sqlite_backend.checkpoint import (
     CHECKPOINT_INTERVAL_SECONDS,
@@ -95,10 +96,7 @@ class Command(BaseCommand):
             if "db_worker" in child.args:
                 task_worker_deprioritize(child.pid)
         stop = StopRequest()
-        self.stdout.write(
-            f"Signal Server on http://{options['host']}:{options['port']} "
-            f"({len(children)} processes; Ctrl-C to stop)"
-        )
+        self.stdout.write(self._banner(options, len(children)))
         exit_code = 0
         next_checkpoint = time.monotonic()
         while not stop.requested:
@@ -113,6 +111,22 @@ class Command(BaseCommand):
             stop.sleep(0.1)
         self._stop(children)
         sys.exit(exit_code)
+
+    def _banner(self, options, processes: int) -> str:
+        """Where the service listens, where admin is, and who can log in to it (or how to make someone)."""
+        base = f"http://{options['host']}:{options['port']}"
+        lines = [f"Signal Server on {base} ({processes} processes; Ctrl-C to stop)"]
+        if not options["no_web"]:
+            admins = admin_usernames()
+            lines.append(f"Admin: {base}/admin/")
+            if admins:
+                lines.append(f"  admin users: {', '.join(admins)}")
+            else:
+                lines.append(
+                    "  no admin user yet: set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD and start "
+                    "again, or run `.venv/bin/python manage.py createsuperuser`"
+                )
+        return "\n".join(lines)
 
     def _gunicorn(self, python, options):
         command = [
