@@ -143,7 +143,10 @@ def _pg_ctl_for_this_user(pg_ctl: str, directory: Path) -> str:
         ) from None
     os.chown(directory, owner.pw_uid, owner.pw_gid)
     wrapper = directory.parent / "pg_ctl"
-    wrapper.write_text(f'#!/bin/sh\nexec setpriv --reuid=postgres --regid=postgres --init-groups -- "{pg_ctl}" "$@"\n')
+    # From a directory `postgres` can enter: pg_ctl starts by changing back to the caller's.
+    wrapper.write_text(
+        f'#!/bin/sh\ncd "{directory}" && exec setpriv --reuid=postgres --regid=postgres --init-groups -- "{pg_ctl}" "$@"\n'
+    )
     wrapper.chmod(0o755)
     directory.parent.chmod(0o755)
     return str(wrapper)
