@@ -39,18 +39,17 @@ class IngressConfig:
     absence_days: frozenset[str]
     sender_allowlist: frozenset[str]
     rate_limit_per_sender_per_hour: int
-    default_endpoint_id: int | None
-    active_endpoint_names: dict[int, str]
+    default_endpoint_id: int | None  # the default endpoint, active or not (inactive: its deliveries wait, paused)
+    endpoint_names: dict[int, str]
+    inactive_endpoint_ids: frozenset[int]
     rules: tuple[CompiledRule, ...]
 
 
 def ingress_config_load() -> IngressConfig:
     flags = RuntimeFlags.load()
     prefs = WebhookSettings.load()
-    endpoints = dict(WebhookEndpoint.objects.filter(is_active=True).values_list("id", "name"))
-    default_id = (
-        WebhookEndpoint.objects.filter(is_active=True, is_default=True).values_list("id", flat=True).first()
-    )
+    endpoints = list(WebhookEndpoint.objects.values_list("id", "name", "is_active", "is_default"))
+    default_id = next((pk for pk, _, _, is_default in endpoints if is_default), None)
     return IngressConfig(
         ingress_enabled=flags.ingress_enabled,
         allow_without_links=flags.allow_without_links,
@@ -65,7 +64,8 @@ def ingress_config_load() -> IngressConfig:
         sender_allowlist=frozenset(prefs.sender_allowlist),
         rate_limit_per_sender_per_hour=prefs.rate_limit_per_sender_per_hour,
         default_endpoint_id=default_id,
-        active_endpoint_names=endpoints,
+        endpoint_names={pk: name for pk, name, _, _ in endpoints},
+        inactive_endpoint_ids=frozenset(pk for pk, _, is_active, _ in endpoints if not is_active),
         rules=rules_compiled(),
     )
 

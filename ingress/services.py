@@ -19,7 +19,7 @@ from ingress.text import html_to_text
 from routing.evaluation import RoutableEmail, RoutingDecision, rules_evaluate
 from signal_server.inserts import row_insert
 from signal_server.logging import email_mask
-from webhooks.services import deliveries_create
+from webhooks.services.deliveries import deliveries_create
 
 logger = logging.getLogger("ingress")
 
@@ -129,8 +129,14 @@ def email_decide(push: InboundPush, config: IngressConfig, *, sender_email: str,
     routable = RoutableEmail(sender=push.sender, subject=push.subject, body_text=text, sender_email=sender_email)
     routing = rules_evaluate(config.rules, routable, config.default_endpoint_id)
     decision.update(routing.as_record())
+    paused = [t.endpoint_id for t in routing.targets if t.endpoint_id in config.inactive_endpoint_ids]
+    if paused:
+        decision["paused_endpoints"] = paused
     if routing.stopped and not routing.targets:
         return IngressDecision(InboundEmail.Status.STOPPED_BY_ROUTING_RULE, record, routing=routing)
+    if not routing.targets:
+        # Not recorded: the script keeps its label and pushes the e-mail again once an endpoint exists.
+        return IngressDecision("", message="No active endpoint", routing=routing)
     if window.action == windows.DEFER:
         return IngressDecision(
             InboundEmail.Status.DEFERRED, record, targets=routing.targets, deliver_after=window.deliver_after, routing=routing
@@ -176,7 +182,10 @@ def _already_processed(email_id: str) -> IngestResult:
 
 def _decision_apply(decided: IngressDecision, config: IngressConfig, email_id: str) -> IngestResult:
     if not decided.status:
-        logger.info("INGRESS: %s email_id=%s", decided.message, email_id)
+        if decided.message == "No active endpoint":
+            logger.warning("INGRESS: no endpoint for email_id=%s: configure a default endpoint", email_id)
+        else:
+            logger.info("INGRESS: %s email_id=%s", decided.message, email_id)
         return _refuse(409, decided.message)
     email = row_insert(InboundEmail(**decided.record, status=decided.status, deliver_after=decided.deliver_after))
     if decided.routing is not None:
@@ -188,10 +197,10 @@ def _decision_apply(decided: IngressDecision, config: IngressConfig, email_id: s
         logger.info("INGRESS: %s email_id=%s", decided.status, email_id)
         return _answer(decided.status, email_id)
 
-    deliveries = deliveries_create(email, decided.targets, run_after=decided.deliver_after)
-    if not deliveries:
-        logger.warning("INGRESS: no active endpoint for email_id=%s (configure a default endpoint)", email_id)
-    summary = [{"id": d.pk, "endpoint": config.active_endpoint_names.get(d.endpoint_id, "")} for d in deliveries]
+    deliveries = deliveries_create(
+        email, decided.targets, inactive_ids=config.inactive_endpoint_ids, run_after=decided.deliver_after
+    )
+    summary = [{"id": d.pk, "endpoint": config.endpoint_names.get(d.endpoint_id, "")} for d in deliveries]
     logger.info(
         "API INGRESS: Gmail push processed successfully email_id=%s sender=%s detector=%s deliveries=%d",
         email_id,
@@ -253,7 +262,7 @@ def email_rerun(email: InboundEmail, *, by: str = "", now: datetime | None = Non
 
         existing = set(email.deliveries.filter(is_test=False).values_list("endpoint_id", flat=True))
         new_targets = [t for t in decided.targets if t.endpoint_id not in existing]
-        created = deliveries_create(email, new_targets)
+        created = deliveries_create(email, new_targets, inactive_ids=config.inactive_endpoint_ids)
         # A deferred e-mail whose deliveries all exist keeps waiting for its window.
         still_deferred = email.status == InboundEmail.Status.DEFERRED and not created
         if not (still_deferred and decided.status == InboundEmail.Status.PROCESSED):

@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from routing.forms import RoutingConditionForm, RoutingConditionFormSet, RoutingRuleForm, RulesTestForm
 from routing.models import RoutingCondition, RoutingRule
-from routing.selectors import endpoint_names, inbound_email_sample, recent_emails, rules_preview
+from routing.selectors import endpoint_names, endpoints_inactive, inbound_email_sample, recent_emails, rules_preview
 from routing.services import (
     DIRECTIONS,
     rule_delete,
@@ -131,7 +131,8 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         if not rule.endpoint.is_active:
             return format_html(
                 '<span class="rule-warning" title="{}">⚠ {} (inactive)</span>',
-                "Matches still count (and still stop), but nothing is sent to an inactive endpoint.",
+                "Matches still count (and still stop); deliveries to an inactive endpoint wait, paused, until it is "
+                "activated.",
                 rule.endpoint.name,
             )
         return rule.endpoint.name
@@ -144,7 +145,8 @@ class RoutingRuleAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 f"Endpoint “{obj.endpoint.name}” is inactive: this rule still matches and "
-                f"{'stops' if obj.stop_processing else 'counts'}, but nothing is sent there until it is re-activated.",
+                f"{'stops' if obj.stop_processing else 'counts'}; its deliveries wait, paused, until the endpoint is "
+                "activated again.",
                 messages.WARNING,
             )
 
@@ -255,6 +257,7 @@ def _outcome(explanation) -> dict:
     if explanation is None:
         return {}
     names = endpoint_names()
+    inactive = endpoints_inactive()
     decision = explanation.decision
     default_id = decision.default_endpoint_id
     via = next((t.rule for t in decision.targets if t.endpoint_id == default_id and t.rule), None)
@@ -270,10 +273,7 @@ def _outcome(explanation) -> dict:
         "deliveries": [
             {"endpoint": names.get(t.endpoint_id, f"#{t.endpoint_id}"), "rule": t.rule} for t in decision.targets
         ],
-        "skipped": [
-            {"endpoint": names.get(t.endpoint_id, f"#{t.endpoint_id}"), "rule": t.rule}
-            for t in decision.skipped_targets
-        ],
+        "paused": [names.get(t.endpoint_id, f"#{t.endpoint_id}") for t in decision.targets if t.endpoint_id in inactive],
         "default_endpoint": names.get(default_id, ""),
         "default_state": state,
         "default_via": via,

@@ -199,7 +199,6 @@ class RoutingDecision:
     stopped: bool = False
     matched_rules: tuple[dict, ...] = ()
     stopped_by: dict | None = None
-    skipped_targets: tuple[RoutingTarget, ...] = ()  # matching rules whose endpoint is inactive
     warnings: tuple[str, ...] = ()
     default_endpoint_id: int | None = None
 
@@ -217,8 +216,6 @@ class RoutingDecision:
         record = {"matched_rules": list(self.matched_rules), "endpoints": [t.endpoint_id for t in self.targets]}
         if self.stopped_by:
             record["stopped_by"] = self.stopped_by
-        if self.skipped_targets:
-            record["skipped_endpoints"] = [{"endpoint_id": t.endpoint_id, "rule": t.rule} for t in self.skipped_targets]
         if self.warnings:
             record["routing_warnings"] = list(self.warnings)
         return record
@@ -236,7 +233,6 @@ def _walk(
 ) -> tuple[RoutingDecision, list[_Step]]:
     budget = _Budget(BUDGET_SECONDS)
     targets: dict[int, RoutingTarget] = {}
-    skipped: list[RoutingTarget] = []
     steps: list[_Step] = []
     stopped_by = None
     for rule in rules:
@@ -246,11 +242,9 @@ def _walk(
         steps.append(_Step(rule, matched, verdicts))
         if not matched:
             continue
-        if rule.endpoint_id is not None:
-            if not rule.endpoint_active:
-                skipped.append(RoutingTarget(rule.endpoint_id, rule.reference))
-            elif rule.endpoint_id not in targets:
-                targets[rule.endpoint_id] = RoutingTarget(rule.endpoint_id, rule.reference)
+        if rule.endpoint_id is not None and rule.endpoint_id not in targets:
+            # An inactive endpoint is still a target: its delivery waits, paused, until it is activated.
+            targets[rule.endpoint_id] = RoutingTarget(rule.endpoint_id, rule.reference)
         if rule.stop_processing:
             stopped_by = rule.reference
             break
@@ -261,7 +255,6 @@ def _walk(
         stopped=stopped_by is not None,
         matched_rules=tuple(s.rule.reference for s in steps if s.matched),
         stopped_by=stopped_by,
-        skipped_targets=tuple(skipped),
         warnings=tuple(_warnings(steps)),
         default_endpoint_id=default_endpoint_id,
     )
@@ -275,7 +268,7 @@ def _warnings(steps: list[_Step]):
                 yield f"{step.rule.label}, condition {index + 1} ({verdict.condition.summary}): {verdict.note}"
         if step.matched and step.rule.endpoint_id is not None and not step.rule.endpoint_active:
             name = step.rule.endpoint_name or f"#{step.rule.endpoint_id}"
-            yield f"{step.rule.label} matched but its endpoint {name} is inactive: not sent there"
+            yield f"{step.rule.label} matched but its endpoint {name} is inactive: its delivery waits, paused"
 
 
 def rules_evaluate(
@@ -292,7 +285,7 @@ class RuleExplanation:
     matched: bool  # what the conditions say, even for a rule that was not evaluated
     conditions: tuple[ConditionVerdict, ...]  # in the rule's order
     stopped_here: bool = False
-    target: str = ""  # added | already_added | endpoint_inactive | "" (no endpoint, or no match)
+    target: str = ""  # added | already_added | "" (no endpoint, or no match)
 
 
 @dataclass(frozen=True)
@@ -341,7 +334,5 @@ def rules_explain(
 def _target_state(rule: CompiledRule, step: _Step, decision: RoutingDecision) -> str:
     if not step.matched or rule.endpoint_id is None:
         return ""
-    if not rule.endpoint_active:
-        return "endpoint_inactive"
     chosen = next((t for t in decision.targets if t.endpoint_id == rule.endpoint_id), None)
     return "added" if chosen is not None and chosen.rule and chosen.rule["id"] == rule.id else "already_added"

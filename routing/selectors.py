@@ -10,8 +10,8 @@ RECENT_EMAILS = 25
 def rules_compiled(*, include_inactive: bool = False) -> tuple[CompiledRule, ...]:
     """Rules in position order, ready for evaluation (two queries). Ingress caches the active ones.
 
-    A rule whose endpoint is inactive is kept: it still matches and still stops, only its target
-    is skipped, so deactivating an endpoint never re-routes its e-mails to the default endpoint.
+    A rule whose endpoint is inactive is kept: it still matches, stops and adds its endpoint, whose
+    delivery waits paused; deactivating an endpoint never re-routes its e-mails to the default endpoint.
     """
     rules = RoutingRule.objects.select_related("endpoint").prefetch_related("conditions").order_by("position")
     if not include_inactive:
@@ -37,7 +37,8 @@ def rules_compiled(*, include_inactive: bool = False) -> tuple[CompiledRule, ...
 
 
 def default_endpoint_get() -> WebhookEndpoint | None:
-    return WebhookEndpoint.objects.filter(is_active=True, is_default=True).first()
+    """The default endpoint, active or not (an inactive one still receives deliveries, paused)."""
+    return WebhookEndpoint.objects.filter(is_default=True).first()
 
 
 def rules_preview(*, sender: str, subject: str, body: str) -> tuple[RoutingExplanation, RoutableEmail]:
@@ -53,6 +54,10 @@ def rules_preview(*, sender: str, subject: str, body: str) -> tuple[RoutingExpla
 
 def endpoint_names() -> dict[int, str]:
     return dict(WebhookEndpoint.objects.values_list("id", "name"))
+
+
+def endpoints_inactive() -> set[int]:
+    return set(WebhookEndpoint.objects.filter(is_active=False).values_list("id", flat=True))
 
 
 def recent_emails():

@@ -6,8 +6,8 @@ from signal_server.models import WorkerHeartbeat
 
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
-    list_display = ("worker_id", "beat_at", "age", "queue_lag_ms")
-    readonly_fields = ("worker_id", "beat_at", "queue_lag_ms")
+    list_display = ("worker_id", "beat_at", "age", "in_flight", "concurrency", "started_at")
+    readonly_fields = ("worker_id", "beat_at", "in_flight", "concurrency", "started_at")
 
     @admin.display(description="seconds since the beat")
     def age(self, beat):

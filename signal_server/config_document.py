@@ -16,13 +16,14 @@ from ingress.models import RuntimeFlags
 from ingress.selectors import ingress_config_invalidate
 from routing.models import RoutingCondition, RoutingRule
 from webhooks.models import WebhookEndpoint, WebhookSettings
+from webhooks.services.endpoints import endpoints_deactivate
 
 DOCUMENT_VERSION = 1
 SECTIONS = ("settings", "flags", "endpoints", "rules")
 
 # Value kinds of the document; JSON has no other types, so these are all the checks shape needs.
-BOOL, INT, STR, STR_OR_NULL, STR_LIST, INT_LIST, OBJECT, LIST = (
-    "bool", "int", "str", "str_or_null", "str_list", "int_list", "object", "list",
+BOOL, INT, INT_OR_NULL, STR, STR_OR_NULL, STR_LIST, INT_LIST, OBJECT, LIST = (
+    "bool", "int", "int_or_null", "str", "str_or_null", "str_list", "int_list", "object", "list",
 )
 
 SETTINGS_KEYS = {
@@ -50,6 +51,10 @@ ENDPOINT_KEYS = {
     "success_requires_json": BOOL,
     "secret": STR_OR_NULL,
     "headers": OBJECT,
+    # The lane (SPEC §7.1), after the keys of the §5.2 example.
+    "max_in_flight": INT,
+    "rate_limit_per_minute": INT_OR_NULL,
+    "breaker_failures": INT,
 }
 # Custom headers are where receivers' API keys go, so they travel with the signing secret.
 ENDPOINT_SECRET_KEYS = ("secret", "headers")
@@ -285,9 +290,10 @@ def _endpoints_import(data, errors: list[ConfigError], report: ImportReport) -> 
     unlisted = [e for name, e in existing.items() if name not in first_seen]
     imported.deactivated = {e.name for e in unlisted}
     report.endpoints_deactivated = sorted(e.name for e in unlisted if e.is_active)
-    # Never deleted: their deliveries and history stay.
-    WebhookEndpoint.objects.filter(pk__in=[e.pk for e in unlisted], is_active=True).update(
-        is_active=False, deactivated_reason="Not listed in an imported config document"
+    # Never deleted: their deliveries and history stay, and what they still had to send waits, paused.
+    endpoints_deactivate(
+        WebhookEndpoint.objects.filter(pk__in=[e.pk for e in unlisted]),
+        reason=WebhookEndpoint.DeactivatedReason.CONFIG, note="Not listed in an imported config document",
     )
     return imported
 
@@ -393,6 +399,7 @@ def _type_problem(value, kind: str, path: str) -> ConfigError | None:
     expected = {
         BOOL: (lambda v: isinstance(v, bool), "true or false"),
         INT: (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+        INT_OR_NULL: (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "a whole number or null"),
         STR: (lambda v: isinstance(v, str), "a string"),
         STR_OR_NULL: (lambda v: v is None or isinstance(v, str), "a string or null"),
         OBJECT: (lambda v: isinstance(v, dict), "an object"),

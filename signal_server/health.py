@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from signal_server.selectors import heartbeat_last_at, seconds_since, task_queue_state
+from signal_server.selectors import heartbeat_last_at, seconds_since, workers_alive
+from webhooks.selectors import queue_oldest_due
 
 logger = logging.getLogger("signal_server.health")
 
@@ -41,25 +42,26 @@ def _check_cache(now) -> dict:
 
 
 def _check_worker(now) -> dict:
-    age = seconds_since(heartbeat_last_at(), now)
+    """At least one delivery worker beat recently; how many, and how busy they are."""
     limit = settings.HEALTH_HEARTBEAT_MAX_AGE_SECONDS
-    if age is None:
-        return {
-            "ok": False, "last_beat_age_seconds": None, "max_age_seconds": limit, "error": "no worker heartbeat yet"
-        }
-    check = {"ok": age <= limit, "last_beat_age_seconds": age, "max_age_seconds": limit}
-    if not check["ok"]:
-        check["error"] = f"last worker heartbeat {age:.0f} s ago"
+    alive = workers_alive(limit, now)
+    age = seconds_since(heartbeat_last_at(), now)
+    check = {
+        "ok": bool(alive), "workers": len(alive), "last_beat_age_seconds": age, "max_age_seconds": limit,
+        "in_flight": sum(w.in_flight for w in alive), "concurrency": sum(w.concurrency for w in alive),
+    }
+    if not alive:
+        check["error"] = "no delivery worker heartbeat yet" if age is None else f"last worker heartbeat {age:.0f} s ago"
     return check
 
 
 def _check_queue(now) -> dict:
-    state = task_queue_state()
-    age = round(state.oldest_due_age_seconds(now), 1)
+    """The oldest due delivery of a lane that may send has not waited too long (open breakers excluded)."""
+    age = seconds_since(queue_oldest_due(now), now) or 0.0
     limit = settings.HEALTH_QUEUE_MAX_AGE_SECONDS
-    check = {"ok": age <= limit, "due_tasks": state.due, "oldest_due_age_seconds": age, "max_age_seconds": limit}
+    check = {"ok": age <= limit, "oldest_due_age_seconds": age, "max_age_seconds": limit}
     if not check["ok"]:
-        check["error"] = f"oldest due task waiting {age:.0f} s"
+        check["error"] = f"oldest due delivery waiting {age:.0f} s"
     return check
 
 

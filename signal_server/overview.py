@@ -11,12 +11,14 @@ from django.utils import timezone
 from ingress.models import InboundEmail
 from ingress.selectors import email_counts_by_hour, email_counts_by_provider
 from signal_server.charts import Series, horizontal_bar_chart, stacked_bar_chart
-from signal_server.selectors import heartbeat_last_at, seconds_since, task_queue_state
-from webhooks.models import WebhookDelivery
+from signal_server.selectors import heartbeat_last_at, seconds_since
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import (
     attempt_failure_reason_counts,
     delivery_counts_by_day,
     delivery_queue_summary,
+    lanes_health,
+    queue_oldest_due,
     time_zone_configured,
 )
 
@@ -39,6 +41,8 @@ _DELIVERY_COLORS = {
     WebhookDelivery.Status.FAILED: "#ba2121",
     WebhookDelivery.Status.PENDING: "#c9a227",
     WebhookDelivery.Status.SENDING: "#3f7fbf",
+    WebhookDelivery.Status.PAUSED: "#8e5ba6",
+    WebhookDelivery.Status.CANCELLED: "#9a9a9a",
 }
 DELIVERY_SERIES = [Series(s.value, s.label, _DELIVERY_COLORS[s]) for s in WebhookDelivery.Status]
 REASON_COLOR = "#ba2121"
@@ -82,7 +86,6 @@ def overview_build(now: datetime | None = None) -> dict:
     providers = email_counts_by_provider(since, PROVIDERS)
     reasons = attempt_failure_reason_counts(since)
     queue = delivery_queue_summary(now)
-    tasks = task_queue_state()
     return {
         "time_zone": str(tz),
         "generated_at": now.astimezone(tz),
@@ -99,10 +102,16 @@ def overview_build(now: datetime | None = None) -> dict:
         "deliveries_today_total": sum(per_day[today].values()),
         "queue": queue,
         "oldest_pending_age": seconds_since(queue.oldest_pending_at, now),
-        "tasks": tasks,
-        "oldest_task_age": round(tasks.oldest_due_age_seconds(now), 1),
+        "oldest_due_age": seconds_since(queue_oldest_due(now), now),
         "heartbeat_age": seconds_since(heartbeat_last_at(), now),
+        "lanes": _lanes(now),
     }
+
+
+def _lanes(now: datetime) -> list[tuple]:
+    endpoints = list(WebhookEndpoint.objects.order_by("-is_active", "name"))
+    health = lanes_health(endpoints, now)
+    return [(endpoint, health[endpoint.pk]) for endpoint in endpoints]
 
 
 def overview_view(request):
@@ -115,6 +124,7 @@ def overview_view(request):
         + f"?created_at__day={today.day}&created_at__month={today.month}&created_at__year={today.year}",
         "failed_deliveries": reverse("admin:webhooks_webhookdelivery_changelist") + "?status__exact=failed",
         "pending_deliveries": reverse("admin:webhooks_webhookdelivery_changelist") + "?status__exact=pending",
+        "paused_deliveries": reverse("admin:webhooks_webhookdelivery_changelist") + "?status__exact=paused",
         "oldest_pending": (
             reverse("admin:webhooks_webhookdelivery_change", args=[data["queue"].oldest_pending_id])
             if data["queue"].oldest_pending_id

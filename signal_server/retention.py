@@ -4,9 +4,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.tasks import TaskResultStatus
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from ingress.models import InboundEmail
 from transfers.models import LinkPair
@@ -18,7 +16,6 @@ COUNT_NAMES = {
     WebhookDelivery: "deliveries",
     DeliveryAttempt: "attempts",
     LinkPair: "link_pairs",
-    DBTaskResult: "task_results",
 }
 
 
@@ -28,16 +25,13 @@ def _purgeable(cutoff: datetime) -> list[QuerySet]:
     An old e-mail stays while any of its deliveries is unfinished, or was created or attempted since
     the cutoff (a re-run or a replay): its history is still being written.
     """
-    unfinished = [WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING]
+    unfinished = [WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING, WebhookDelivery.Status.PAUSED]
     recent = Q(status__in=unfinished) | Q(created_at__gte=cutoff) | Q(last_attempt_at__gte=cutoff)
     emails_in_use = WebhookDelivery.objects.filter(recent, email__isnull=False).values("email_id")
     return [
         InboundEmail.objects.filter(received_at__lt=cutoff).exclude(pk__in=emails_in_use),
         WebhookDelivery.objects.filter(email__isnull=True, created_at__lt=cutoff).exclude(recent),  # test sends
         LinkPair.objects.filter(created_at__lt=cutoff),
-        DBTaskResult.objects.filter(
-            status__in=[TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED], finished_at__lt=cutoff
-        ),
     ]
 
 
@@ -74,14 +68,13 @@ def history_purge_preview(days: int, *, now: datetime | None = None) -> dict[str
     if days < 1:
         raise ValueError("days must be at least 1")
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    emails, test_deliveries, link_pairs, task_results = _purgeable(cutoff)
+    emails, test_deliveries, link_pairs = _purgeable(cutoff)
     deliveries = WebhookDelivery.objects.filter(Q(email__in=emails) | Q(pk__in=test_deliveries.values("pk")))
     return {
         "emails": emails.count(),
         "deliveries": deliveries.count(),
         "attempts": DeliveryAttempt.objects.filter(delivery__in=deliveries).count(),
         "link_pairs": link_pairs.count(),
-        "task_results": task_results.count(),
     }
 
 

@@ -46,7 +46,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_tasks_db",
     "signal_server",
     "ingress",
     "routing",
@@ -55,7 +54,6 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "signal_server.web_activity.WebActivityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -134,13 +132,24 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "signal"}}
 
-# --- Background tasks ------------------------------------------------------------------------
-TASKS = {
-    "default": {
-        "BACKEND": "signal_server.tasks_backend.DatabaseBackend",
-        "QUEUES": ["default"],
-    }
-}
+# --- Delivery workers (SPEC §7.1) -------------------------------------------------------------
+# Deliveries each worker process sends at once (one thread each, and one database connection each).
+DELIVERY_CONCURRENCY = env.int("DELIVERY_CONCURRENCY", default=32)
+# Worker processes `serve` starts; more can run anywhere that reaches the database (`manage.py deliver`).
+DELIVERY_WORKERS = env.int("DELIVERY_WORKERS", default=1)
+# How often an idle worker looks for due deliveries.
+DELIVERY_POLL_SECONDS = env.float("DELIVERY_POLL_SECONDS", default=0.05)
+# Circuit breaker cool-down: the first open period, doubled after each failed probe up to the maximum.
+DELIVERY_BREAKER_COOLDOWN_SECONDS = env.int("DELIVERY_BREAKER_COOLDOWN_SECONDS", default=30)
+DELIVERY_BREAKER_COOLDOWN_MAX_SECONDS = env.int("DELIVERY_BREAKER_COOLDOWN_MAX_SECONDS", default=600)
+# How long past its lease a delivery waits before another worker takes it back (clock skew between hosts).
+DELIVERY_LEASE_GRACE_SECONDS = env.float("DELIVERY_LEASE_GRACE_SECONDS", default=5)
+# On SIGTERM, how long sends in flight may take to finish before they are handed back to the queue.
+DELIVERY_STOP_GRACE_SECONDS = env.float("DELIVERY_STOP_GRACE_SECONDS", default=20)
+# `serve` lowers its workers' CPU priority by this nice value, so pushes are answered first under load.
+DELIVERY_WORKER_NICE = env.int("DELIVERY_WORKER_NICE", default=10)
+# An endpoint whose every attempt failed for this long is deactivated (reason `failing`); 0 = never.
+ENDPOINT_DISABLE_AFTER_HOURS = env.int("ENDPOINT_DISABLE_AFTER_HOURS", default=72)
 
 # --- Auth, i18n, static ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -248,10 +257,8 @@ SIGNAL_TIME_ZONE = env.str("SIGNAL_TIME_ZONE", default="") or env.str("POLLING_T
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 WEBHOOK_USER_AGENT = f"signal-server/{VERSION}"
 
-# /health/ready answers 503 when the last worker heartbeat, or the oldest due task, is older than this.
-HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env.int("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", default=180)
-# How long a delivery task waits for the web processes of its host to be between requests.
-TASK_WORKER_YIELD_MS = env.int("TASK_WORKER_YIELD_MS", default=1000)
+# /health/ready answers 503 when the last worker heartbeat, or the oldest due delivery, is older than this.
+HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env.int("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", default=60)
 HEALTH_QUEUE_MAX_AGE_SECONDS = env.int("HEALTH_QUEUE_MAX_AGE_SECONDS", default=300)
 
 # File offload to an S3-compatible bucket (SPEC §8, transfers app). Off unless R2_ENABLED.
@@ -297,7 +304,6 @@ LOGGING = {
         # Replaces Django's default "django" logger, whose debug-only console handler printed every line twice.
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
-        "django_tasks_db": {"level": LOG_LEVEL},
     },
 }
 

@@ -31,3 +31,8 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns 
 
 # Transfers: the local file server standing in for the providers listens on 127.0.0.1.
 TRANSFERS_EXTRA_ALLOWED_HOSTS = ["127.0.0.1"]
+
+# A file, not SQLite's shared-cache memory database: threads then queue on the writer lock and read
+# in WAL mode as the deployed service does, instead of failing on shared-cache table locks.
+if DATABASES["default"]["ENGINE"] == "signal_server.sqlite_backend":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405

@@ -59,8 +59,6 @@ def test_a_script_with_a_token_reads_the_delivery_it_just_caused(service, receiv
 
 
 def test_readiness_waits_for_a_worker_heartbeat(service):
-    # Enqueued by hand here; in the service a periodic loop enqueues one.
-    service.shell("from signal_server.heartbeat import heartbeat_enqueue; heartbeat_enqueue()")
     response = service.wait_ready(timeout=15)
     assert response.status_code == 200, response.text
     body = response.json()

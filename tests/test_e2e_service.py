@@ -83,13 +83,15 @@ def test_sigterm_stops_web_and_worker_cleanly(receiver_live):
     assert live.stop(timeout=30) == 0
 
 
-def test_ready_once_the_sweep_has_queued_a_heartbeat_and_the_worker_ran_it(service):
+def test_ready_once_the_delivery_worker_beats(service):
     response = service.wait_ready(timeout=30)
     assert response.status_code == 200, response.text
+    worker = response.json()["checks"]["worker"]
+    assert worker["workers"] == 1 and worker["concurrency"] == 32
 
 
 def _served_processes(service) -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {"db_worker": [], "gunicorn": []}
+    found: dict[str, list[int]] = {"deliver": [], "gunicorn": []}
     for pid in service.children():
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
@@ -102,13 +104,12 @@ def _served_processes(service) -> dict[str, list[int]]:
     return found
 
 
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes")
-def test_task_worker_runs_in_the_idle_scheduling_class_and_web_does_not(service):
+def test_the_delivery_worker_runs_at_a_lower_cpu_priority_than_the_web(service):
     processes = _served_processes(service)
 
-    assert processes["db_worker"] and processes["gunicorn"]
-    assert all(os.sched_getscheduler(pid) == os.SCHED_IDLE for pid in processes["db_worker"])
-    assert all(os.sched_getscheduler(pid) == os.SCHED_OTHER for pid in processes["gunicorn"])
+    assert processes["deliver"] and processes["gunicorn"]
+    assert all(os.getpriority(os.PRIO_PROCESS, pid) == 10 for pid in processes["deliver"])
+    assert all(os.getpriority(os.PRIO_PROCESS, pid) == 0 for pid in processes["gunicorn"])
 
 
 @pytest.mark.skipif(os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="SQLite WAL only")

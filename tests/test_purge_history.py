@@ -6,7 +6,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from ingress.models import InboundEmail
 from signal_server.retention import history_purge
@@ -14,7 +13,6 @@ from tests.factories import endpoint_create
 from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt
 from transfers.models import LinkPair
 from webhooks.models import DeliveryAttempt, WebhookDelivery
-from webhooks.tasks import delivery_send_task
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +40,7 @@ def test_old_emails_go_with_their_deliveries_and_attempts_and_counts_are_printed
     old_email_with_delivery()
     recent = email_create(received_at=days_ago(5))
     output = purge("--days", "30")
-    assert "Deleted history older than 30 day(s): emails 1, deliveries 1, attempts 2, link pairs 0, task results 0." in output
+    assert "Deleted history older than 30 day(s): emails 1, deliveries 1, attempts 2, link pairs 0." in output
     assert list(InboundEmail.objects.all()) == [recent]
     assert not WebhookDelivery.objects.exists() and not DeliveryAttempt.objects.exists()
 
@@ -63,21 +61,23 @@ def test_an_old_email_replayed_or_rerun_recently_is_kept():
     assert set(InboundEmail.objects.values_list("pk", flat=True)) == {replayed.pk, rerun.pk}
 
 
-def test_old_test_deliveries_link_pairs_and_finished_task_results_go():
+def test_old_test_deliveries_and_link_pairs_go():
     delivery_create(None, is_test=True, created_at=days_ago(40), attempts=[ok_attempt(started_at=days_ago(40))])
     kept_test = delivery_create(None, is_test=True, created_at=days_ago(3), attempts=[ok_attempt()])
     old_pair = LinkPair.objects.create(source_url="https://www.dropbox.com/s/old?dl=1", provider="dropbox")
     LinkPair.objects.filter(pk=old_pair.pk).update(created_at=days_ago(40))
     new_pair = LinkPair.objects.create(source_url="https://www.dropbox.com/s/new?dl=1", provider="dropbox")
-    delivery_send_task.enqueue(1)
-    delivery_send_task.enqueue(2)
-    waiting = delivery_send_task.enqueue(3)
-    DBTaskResult.objects.exclude(pk=waiting.id).update(status="SUCCESSFUL", finished_at=days_ago(40))
     counts = history_purge(30)
-    assert counts["deliveries"] == 1 and counts["link_pairs"] == 1 and counts["task_results"] == 2
+    assert counts["deliveries"] == 1 and counts["link_pairs"] == 1
     assert list(WebhookDelivery.objects.all()) == [kept_test]
     assert list(LinkPair.objects.all()) == [new_pair]
-    assert [str(pk) for pk in DBTaskResult.objects.values_list("pk", flat=True)] == [str(waiting.id)]
+
+
+def test_an_old_email_with_a_paused_delivery_is_kept():
+    paused = email_create(received_at=days_ago(40))
+    delivery_create(paused, created_at=days_ago(40), status="paused")
+    history_purge(30)
+    assert list(InboundEmail.objects.values_list("pk", flat=True)) == [paused.pk]
 
 
 def test_batches_smaller_than_the_backlog_still_delete_everything():

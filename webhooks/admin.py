@@ -11,20 +11,31 @@ from django.db.models import OuterRef, Subquery
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 
 from webhooks import outcomes, signing
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookSettings
-from webhooks.services import (
+from webhooks.selectors import lanes_health
+from webhooks.services.deliveries import (
     DeliveryNotReplayable,
+    deliveries_cancel,
     deliveries_replay_failed,
     delivery_replay,
     endpoint_test_send,
-    endpoints_activate,
-    endpoints_deactivate,
 )
+from webhooks.services.endpoints import endpoints_activate, endpoints_deactivate
 
-STATUS_COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "pending": "#9a6700", "sending": "#0969da"}
+STATUS_COLOURS = {
+    "succeeded": "#1a7f37", "failed": "#cf222e", "pending": "#9a6700", "sending": "#0969da", "paused": "#8250df",
+    "cancelled": "#6e7781",
+    # lane states
+    "closed": "#1a7f37", "open": "#cf222e", "half_open": "#9a6700", "disabled": "#6e7781",
+}
+
+
+def local_time(value, fmt: str) -> str:
+    return timezone.localtime(value).strftime(fmt) if value else "—"
 
 
 def status_badge(status: str, label: str | None = None):
@@ -75,21 +86,25 @@ class ReplayRangeForm(forms.Form):
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = (
-        "name", "url_display", "is_active", "is_default", "delivery_mode", "signing", "last_delivery", "deactivated",
+        "name", "url_display", "is_active", "is_default", "signing", "lane_state", "in_flight", "failures_in_a_row",
+        "oldest_waiting", "success_24h", "latency_24h", "last_delivery",
     )
-    list_filter = ("is_active", "is_default", "delivery_mode")
+    list_filter = ("is_active", "is_default", "delivery_mode", "deactivated_reason")
     search_fields = ("name", "url")
-    readonly_fields = ("deactivated_reason", "deactivated_at", "created_at", "updated_at")
-    actions = ("send_test_webhook", "activate", "deactivate", "replay_failed")
+    readonly_fields = (
+        "lane_health", "deactivated_reason", "deactivated_note", "deactivated_at", "created_at", "updated_at",
+    )
+    actions = ("send_test_webhook", "activate", "deactivate", "replay_failed", "cancel_paused")
     fieldsets = (
         (None, {"fields": ("name", "url", "is_active", "is_default")}),
+        ("Lane", {"fields": ("lane_health", "max_in_flight", "rate_limit_per_minute", "breaker_failures")}),
         ("Signing", {"fields": ("secret", "generate_secret")}),
         (
             "Sending",
             {"fields": ("delivery_mode", "fallback_on_415", "success_requires_json", "timeout_seconds", "verify_tls",
                         "headers")},
         ),
-        ("History", {"fields": ("deactivated_reason", "deactivated_at", "created_at", "updated_at")}),
+        ("History", {"fields": ("deactivated_reason", "deactivated_note", "deactivated_at", "created_at", "updated_at")}),
     )
 
     def get_queryset(self, request):
@@ -102,6 +117,71 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 last_delivery_at=Subquery(last.values("created_at")[:1]),
             )
         )
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        self._health = lanes_health(changelist.result_list)
+        return changelist
+
+    def _lane(self, obj):
+        health = getattr(self, "_health", {}).get(obj.pk)
+        return health if health is not None else lanes_health([obj])[obj.pk]
+
+    @admin.display(description="lane")
+    def lane_state(self, obj):
+        health = self._lane(obj)
+        label = health.state.replace("_", "-")
+        if health.state == "disabled" and obj.deactivated_reason:
+            label = f"disabled ({obj.deactivated_reason})"
+        return status_badge(health.state, label)
+
+    @admin.display(description="in flight")
+    def in_flight(self, obj):
+        return f"{self._lane(obj).in_flight} / {obj.max_in_flight}"
+
+    @admin.display(description="failures in a row")
+    def failures_in_a_row(self, obj):
+        return self._lane(obj).consecutive_failures
+
+    @admin.display(description="oldest waiting")
+    def oldest_waiting(self, obj):
+        health = self._lane(obj)
+        if health.oldest_waiting_id is None:
+            return "—"
+        url = reverse("admin:webhooks_webhookdelivery_change", args=[health.oldest_waiting_id])
+        return format_html(
+            '<a href="{}">#{}</a> <small>{} ago</small>', url, health.oldest_waiting_id,
+            timesince(health.oldest_waiting_at),
+        )
+
+    @admin.display(description="success (24 h)")
+    def success_24h(self, obj):
+        health = self._lane(obj)
+        if health.success_rate_24h is None:
+            return "—"
+        return format_html("{} % <small>of {}</small>", f"{health.success_rate_24h * 100:.1f}", health.attempts_24h)
+
+    @admin.display(description="median latency (24 h)")
+    def latency_24h(self, obj):
+        latency = self._lane(obj).median_latency_ms_24h
+        return "—" if latency is None else f"{latency} ms"
+
+    @admin.display(description="lane health")
+    def lane_health(self, obj):
+        if obj.pk is None:
+            return "—"
+        health = self._lane(obj)
+        rows = [
+            ("state", self.lane_state(obj)),
+            ("since", local_time(health.since, "%Y-%m-%d %H:%M:%S")),
+            ("open until", local_time(health.open_until, "%H:%M:%S")),
+            ("in flight", self.in_flight(obj)),
+            ("consecutive failures", health.consecutive_failures),
+            ("oldest waiting delivery", self.oldest_waiting(obj)),
+            ("success rate, last 24 h", self.success_24h(obj)),
+            ("median latency, last 24 h", self.latency_24h(obj)),
+        ]
+        return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
     @admin.display(description="URL", ordering="url")
     def url_display(self, obj):
@@ -118,10 +198,6 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         when = timezone.localtime(obj.last_delivery_at).strftime("%Y-%m-%d %H:%M")
         return format_html("{} <small>{}</small>", status_badge(obj.last_delivery_status), when)
 
-    @admin.display(description="Deactivated because")
-    def deactivated(self, obj):
-        return obj.deactivated_reason or ""
-
     @admin.action(description="Send a test webhook", permissions=["change"])
     def send_test_webhook(self, request, queryset):
         for endpoint in queryset:
@@ -134,27 +210,30 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
-    @admin.action(description="Activate selected endpoints", permissions=["change"])
+    @admin.action(description="Activate selected endpoints (paused deliveries resume)", permissions=["change"])
     def activate(self, request, queryset):
         count = endpoints_activate(queryset)
+        self.message_user(request, f"{count} endpoint(s) activated; their paused deliveries resume.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected endpoints (deliveries wait, paused)", permissions=["change"])
+    def deactivate(self, request, queryset):
+        count = endpoints_deactivate(
+            queryset, reason=WebhookEndpoint.DeactivatedReason.STAFF,
+            note=f"Deactivated in admin by {request.user.get_username()}",
+        )
         self.message_user(
             request,
-            f"{count} endpoint(s) activated. Deliveries that failed while inactive can be replayed with "
-            "'Replay failed deliveries…'.",
+            f"{count} endpoint(s) deactivated. New and waiting deliveries to them wait, paused, until they are "
+            "activated again; cancel them with 'Cancel paused deliveries' to drop them.",
             messages.SUCCESS,
         )
 
-    @admin.action(description="Deactivate selected endpoints", permissions=["change"])
-    def deactivate(self, request, queryset):
-        defaults = list(queryset.filter(is_default=True, is_active=True).values_list("name", flat=True))
-        count = endpoints_deactivate(queryset, reason=f"Deactivated in admin by {request.user.get_username()}")
-        self.message_user(request, f"{count} endpoint(s) deactivated.", messages.SUCCESS)
-        if defaults:
-            self.message_user(
-                request,
-                f"Not deactivated: {', '.join(defaults)} is the default endpoint; make another one the default first.",
-                messages.WARNING,
-            )
+    @admin.action(description="Cancel paused deliveries of selected endpoints", permissions=["change"])
+    def cancel_paused(self, request, queryset):
+        paused = WebhookDelivery.objects.filter(endpoint__in=queryset, status=WebhookDelivery.Status.PAUSED)
+        count = deliveries_cancel(paused, by=request.user.get_username())
+        self.message_user(request, f"{count} paused deliveries cancelled (replayable from the history).",
+                          messages.SUCCESS)
 
     @admin.action(description="Replay failed deliveries in a time range…", permissions=["change"])
     def replay_failed(self, request, queryset):
@@ -263,7 +342,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     search_fields = ("email__email_id", "email__subject")
     date_hierarchy = "created_at"
     list_select_related = ("endpoint", "email")
-    actions = ("replay",)
+    actions = ("replay", "cancel")
     inlines = [DeliveryAttemptInline]
     fieldsets = (
         (None, {"fields": ("status_display", "endpoint", "email_link", "is_test", "webhook_id", "routing_rule")}),
@@ -326,6 +405,17 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             "<pre style='white-space:pre-wrap;max-height:40em;overflow:auto'>{}</pre>",
             json.dumps(obj.payload, indent=2, ensure_ascii=False),
         )
+
+    @admin.action(description="Cancel selected waiting deliveries (pending or paused)", permissions=["replay"])
+    def cancel(self, request, queryset):
+        selected = queryset.count()
+        count = deliveries_cancel(queryset, by=request.user.get_username())
+        self.message_user(request, f"{count} deliveries cancelled.", messages.SUCCESS)
+        if selected > count:
+            self.message_user(
+                request, f"{selected - count} selected deliveries were not waiting (only pending or paused ones are "
+                "cancelled).", messages.WARNING,
+            )
 
     @admin.action(description="Replay selected deliveries", permissions=["replay"])
     def replay(self, request, queryset):

@@ -3,8 +3,10 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from ingress.windows import time_parse
 from signal_server.singleton import SingletonModel
@@ -26,6 +28,12 @@ class WebhookEndpoint(models.Model):
     class DeliveryMode(models.TextChoices):
         JSON = "json", "JSON (application/json)"
         LEGACY_FORM_HEADER = "legacy_form_header", "Legacy form header (JSON body, form content type)"
+
+    class DeactivatedReason(models.TextChoices):
+        STAFF = "staff", "Deactivated by staff"
+        GONE = "gone", "The receiver answered 410 Gone"
+        FAILING = "failing", "Every attempt failed for too long"
+        CONFIG = "config", "Not listed in an imported config document"
 
     name = models.CharField(max_length=100, unique=True)
     url = models.URLField(max_length=2000)
@@ -50,7 +58,21 @@ class WebhookEndpoint(models.Model):
         blank=True,
         help_text='Extra request headers, e.g. {"X-Api-Key": "…"}; their values are never logged or recorded.',
     )
-    deactivated_reason = models.CharField(max_length=200, blank=True)
+    max_in_flight = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(1), MaxValueValidator(256)],
+        help_text="Attempts in flight at once to this endpoint, across every worker (1 sends one at a time).",
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(60000)],
+        help_text="At most this many attempts start per minute, evenly spaced, across every worker. Empty: no limit.",
+    )
+    breaker_failures = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Consecutive failed attempts (network error, timeout, 408, 425, 429, 5xx) that open the circuit "
+        "breaker: deliveries then wait, attempts unspent, until a probe succeeds.",
+    )
+    deactivated_reason = models.CharField(max_length=20, choices=DeactivatedReason.choices, blank=True)
+    deactivated_note = models.CharField(max_length=200, blank=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -62,6 +84,7 @@ class WebhookEndpoint(models.Model):
             models.CheckConstraint(
                 condition=Q(timeout_seconds__gte=1, timeout_seconds__lte=300), name="endpoint_timeout_range"
             ),
+            models.CheckConstraint(condition=Q(max_in_flight__gte=1), name="endpoint_max_in_flight_positive"),
         ]
 
     def __str__(self) -> str:
@@ -89,8 +112,6 @@ class WebhookEndpoint(models.Model):
                 errors.setdefault(field, []).extend(exc.messages)
         if not 1 <= (self.timeout_seconds or 0) <= 300:
             errors.setdefault("timeout_seconds", []).append("Timeout must be between 1 and 300 seconds.")
-        if self.is_default and not self.is_active:
-            errors.setdefault("is_active", []).append("The default endpoint must be active.")
         if errors:
             raise ValidationError(errors)
 
@@ -164,25 +185,24 @@ class WebhookSettings(SingletonModel):
 class WebhookDelivery(models.Model):
     """One e-mail (or test message) to one endpoint; attempts are its HTTP tries.
 
-    State machine (every transition is a conditional UPDATE in webhooks.services):
-    pending --claim--> sending --answer--> succeeded | failed | pending (next_attempt_at = the retry time);
-    sending --lease expired (worker died)--> pending | failed, by the sweep;
-    succeeded | failed --replay--> pending (a new attempt series, same webhook-id).
+    The rows are the delivery queue; the state machine is documented in webhooks.services.
     """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused (endpoint inactive)"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.ForeignKey(
         "ingress.InboundEmail", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries",
         db_index=False,  # one_delivery_per_email_endpoint leads with it
     )
-    # Indexed by the leading column of (endpoint, status, created_at); status and next_attempt_at by
-    # delivery_status_due_idx. Every index is one more page written per push.
+    # Indexed by the leading column of (endpoint, status, created_at), and for the queue by the partial
+    # delivery_due_idx. Every index is one more page written per push.
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries", db_index=False)
     is_test = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -196,7 +216,8 @@ class WebhookDelivery(models.Model):
     series_attempt_count = models.PositiveSmallIntegerField(
         default=0, help_text="Scheduled attempts made in the current series (index into the retry schedule)."
     )
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When it is due (a new delivery: at once); null once it is finished.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
@@ -220,7 +241,16 @@ class WebhookDelivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["endpoint", "status", "created_at"]),
-            models.Index(fields=["status", "next_attempt_at"], name="delivery_status_due_idx"),
+            # The queue: what each lane has due, oldest first (pending rows only, so it stays small).
+            models.Index(fields=["endpoint", "next_attempt_at"], name="delivery_due_idx", condition=Q(status="pending")),
+            # Test webhooks waiting to go out (a handful of rows at most; e-mail deliveries never enter it).
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_test_due_idx", condition=Q(status="pending", is_test=True)
+            ),
+            # In flight per lane, and expired leases (sending rows only).
+            models.Index(
+                fields=["endpoint", "lease_expires_at"], name="delivery_sending_idx", condition=Q(status="sending")
+            ),
             # The history newest attempt first (webhook_logs). Partial: a new delivery has no attempt yet,
             # so a push writes no page of it.
             models.Index(
@@ -245,6 +275,34 @@ class WebhookDelivery(models.Model):
         self.payload_json = "" if value is None else payload_serialize(value).decode("utf-8")
 
 
+class EndpointLane(models.Model):
+    """The runtime state of an endpoint's lane: its circuit breaker, rate-limit clock and health.
+
+    Written by the delivery workers only, never by a form, so staff editing the endpoint cannot
+    overwrite it. The decisions themselves are pure functions in webhooks.lanes.
+    """
+
+    class State(models.TextChoices):
+        CLOSED = "closed", "Closed (sending)"
+        OPEN = "open", "Open (waiting for the cool-down)"
+        HALF_OPEN = "half_open", "Half-open (one probe in flight)"
+
+    endpoint = models.OneToOneField(WebhookEndpoint, on_delete=models.CASCADE, primary_key=True, related_name="lane")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
+    state_since = models.DateTimeField(default=timezone.now)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    cooldown_seconds = models.PositiveIntegerField(default=0, help_text="Length of the current open period.")
+    open_until = models.DateTimeField(null=True, blank=True)
+    probe_delivery_id = models.BigIntegerField(null=True, blank=True, help_text="The half-open lane's probe.")
+    rate_next_at = models.DateTimeField(null=True, blank=True, help_text="Earliest start of the next attempt.")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True, help_text="First failed attempt since the last success.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Lane of endpoint #{self.endpoint_id} ({self.state})"
+
+
 class DeliveryAttempt(models.Model):
     """One HTTP try. Created when the request starts (finished_at NULL while it is in flight)."""
 
@@ -267,6 +325,8 @@ class DeliveryAttempt(models.Model):
     class Meta:
         ordering = ["delivery_id", "number"]
         constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_number_per_delivery")]
+        # Lane health over the last 24 h and the overview's failure reasons read attempts by start time.
+        indexes = [models.Index(fields=["started_at"], name="attempt_started_idx")]
 
     def __str__(self) -> str:
         return f"Attempt {self.number} of delivery #{self.delivery_id}"

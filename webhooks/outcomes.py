@@ -1,6 +1,9 @@
-"""How an HTTP answer is judged (SPEC §7): success, failure reason and retryability."""
+"""How an HTTP answer is judged (SPEC §7): success, failure reason, retryability, and what it tells the lane."""
 
 import json
+from dataclasses import dataclass
+
+from webhooks.lanes import Outcome
 
 BOT_PROTECTION_DENIED = "bot_protection_denied"
 UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
@@ -12,6 +15,8 @@ REQUEST_FAILED = "request_failed"
 BLOCKED_TARGET = "blocked_target"
 # Not an HTTP outcome: the endpoint was deactivated (by staff or a 410) while the delivery waited.
 ENDPOINT_INACTIVE = "endpoint_inactive"
+# Not an HTTP outcome either: the send itself raised (a bug, or an input the transport refused).
+INTERNAL_ERROR = "internal_error"
 
 FAILURE_REASONS = {
     BOT_PROTECTION_DENIED: "Bot protection denied",
@@ -23,6 +28,7 @@ FAILURE_REASONS = {
     REQUEST_FAILED: "Request failed (network, timeout)",
     BLOCKED_TARGET: "Blocked target (non-public address)",
     ENDPOINT_INACTIVE: "Endpoint inactive",
+    INTERNAL_ERROR: "Internal error while sending",
 }
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -63,3 +69,24 @@ def failure_reason_classify(status_code: int | None, text: str) -> str:
 def status_is_retryable(status_code: int | None) -> bool:
     """Network errors and timeouts (None), 408, 425, 429 and 5xx are retried; anything else fails at once."""
     return status_code is None or status_code in RETRYABLE_STATUSES or status_code >= 500
+
+
+@dataclass(frozen=True)
+class Verdict:
+    succeeded: bool
+    reason: str  # "" on success, else one of FAILURE_REASONS
+    retryable: bool
+    lane: Outcome  # what the answer says about the receiver's health
+    gone: bool = False  # 410: the receiver retired this URL
+
+
+def attempt_judge(status_code: int | None, text: str, *, requires_json: bool, blocked: bool = False) -> Verdict:
+    """The verdict on one answer (status None: no answer, a network error or a timeout)."""
+    if status_code is not None and response_is_success(status_code, text, requires_json):
+        return Verdict(True, "", False, Outcome.SUCCESS)
+    if blocked:
+        return Verdict(False, BLOCKED_TARGET, False, Outcome.REFUSAL)
+    reason = failure_reason_classify(status_code, text)
+    if status_is_retryable(status_code):
+        return Verdict(False, reason, True, Outcome.FAILURE)
+    return Verdict(False, reason, False, Outcome.REFUSAL, gone=status_code == 410)

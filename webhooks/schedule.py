@@ -15,8 +15,8 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     value = (value or "").strip()
     if not value:
         return None
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # str.isdigit() also accepts "²" and other digits float() refuses
+        return float(min(int(value[:12]), RETRY_AFTER_MAX_SECONDS * 10))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -5,12 +5,13 @@ from datetime import date, datetime, timedelta, timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Min, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
 from ingress.models import InboundEmail
-from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookSettings
+from webhooks import lanes
+from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery, WebhookEndpoint, WebhookSettings
 from webhooks.payloads import test_payload_build
 
 # Large text never needed in lists: the frozen payload and the e-mail's body, links and decision.
@@ -228,6 +229,7 @@ def attempt_failure_reason_counts(since: datetime) -> list[tuple[str, int]]:
 class DeliveryQueue:
     pending: int
     sending: int
+    paused: int
     due: int  # pending and due now (not waiting for a retry time or the window)
     oldest_pending_id: int | None
     oldest_pending_at: datetime | None
@@ -235,13 +237,13 @@ class DeliveryQueue:
 
 def delivery_queue_summary(now: datetime | None = None) -> DeliveryQueue:
     now = now or timezone.now()
-    unfinished = WebhookDelivery.objects.filter(
-        status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING]
-    ).order_by()
-    due = Q(status=WebhookDelivery.Status.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    waiting = [WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING, WebhookDelivery.Status.PAUSED]
+    unfinished = WebhookDelivery.objects.filter(status__in=waiting).order_by()
+    due = Q(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
     counts = unfinished.aggregate(
         pending=Count("pk", filter=Q(status=WebhookDelivery.Status.PENDING)),
         sending=Count("pk", filter=Q(status=WebhookDelivery.Status.SENDING)),
+        paused=Count("pk", filter=Q(status=WebhookDelivery.Status.PAUSED)),
         due=Count("pk", filter=due),
     )
     oldest = (
@@ -251,10 +253,111 @@ def delivery_queue_summary(now: datetime | None = None) -> DeliveryQueue:
     return DeliveryQueue(
         pending=counts["pending"],
         sending=counts["sending"],
+        paused=counts["paused"],
         due=counts["due"],
         oldest_pending_id=oldest["id"] if oldest else None,
         oldest_pending_at=oldest["created_at"] if oldest else None,
     )
+
+
+def queue_oldest_due(now: datetime | None = None) -> datetime | None:
+    """Since when the longest-waiting due delivery of a lane that may send waits (None: nothing waits).
+
+    Lanes whose breaker is open hold their deliveries back on purpose: their wait is a receiver's
+    trouble, shown per endpoint, not a sign that the workers fall behind.
+    """
+    now = now or timezone.now()
+    oldest = None
+    for endpoint in WebhookEndpoint.objects.filter(is_active=True).select_related("lane"):
+        lane = getattr(endpoint, "lane", None)
+        if lane is not None and lane.state != EndpointLane.State.CLOSED and lane.open_until and lane.open_until > now:
+            continue
+        due_at = (
+            WebhookDelivery.objects.filter(endpoint=endpoint, status=WebhookDelivery.Status.PENDING, is_test=False,
+                                           next_attempt_at__lte=now)
+            .order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+        )
+        if due_at is not None and (oldest is None or due_at < oldest):
+            oldest = due_at
+    return oldest
+
+
+# --- Lane health (admin, API, overview) -----------------------------------------------------------------
+
+HEALTH_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class LaneHealth:
+    endpoint_id: int
+    state: str  # closed | open | half_open | disabled
+    since: datetime | None
+    consecutive_failures: int
+    in_flight: int
+    open_until: datetime | None
+    oldest_waiting_id: int | None  # the oldest pending or paused delivery
+    oldest_waiting_at: datetime | None
+    attempts_24h: int
+    success_rate_24h: float | None  # 0..1; None without attempts
+    median_latency_ms_24h: int | None  # of the answered attempts
+
+
+def lanes_health(endpoints, now: datetime | None = None) -> dict[int, LaneHealth]:
+    """Each endpoint's lane as operators see it, by endpoint id; a few queries whatever the count."""
+    now = now or timezone.now()
+    endpoints = list(endpoints)
+    ids = [e.pk for e in endpoints]
+    lanes_by_id = EndpointLane.objects.in_bulk(ids)
+    in_flight = dict(
+        WebhookDelivery.objects.filter(endpoint_id__in=ids, status=WebhookDelivery.Status.SENDING)
+        .values_list("endpoint_id").annotate(n=Count("pk")).order_by()
+    )
+    since = now - HEALTH_WINDOW
+    attempts = DeliveryAttempt.objects.filter(
+        started_at__gte=since, finished_at__isnull=False, delivery__endpoint_id__in=ids, delivery__is_test=False
+    )
+    stats = {
+        row["delivery__endpoint_id"]: row
+        for row in attempts.values("delivery__endpoint_id").annotate(n=Count("pk"), ok=Count("pk", filter=Q(succeeded=True))).order_by()
+    }
+    waiting = {
+        row["endpoint_id"]: (row["first"], row["at"])
+        for row in WebhookDelivery.objects.filter(
+            endpoint_id__in=ids, is_test=False, status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.PAUSED]
+        ).values("endpoint_id").annotate(first=Min("pk"), at=Min("created_at")).order_by()
+    }
+    medians = _median_latencies(attempts)
+    result = {}
+    for endpoint in endpoints:
+        row = lanes_by_id.get(endpoint.pk) or EndpointLane(endpoint=endpoint, state_since=endpoint.created_at)
+        lane = lanes.Lane(state=row.state, open_until=row.open_until)
+        oldest = waiting.get(endpoint.pk)
+        counted = stats.get(endpoint.pk, {"n": 0, "ok": 0})
+        result[endpoint.pk] = LaneHealth(
+            endpoint_id=endpoint.pk,
+            state=lanes.lane_state_shown(lane, endpoint_active=endpoint.is_active, now=now),
+            since=(endpoint.deactivated_at or row.state_since) if not endpoint.is_active else row.state_since,
+            consecutive_failures=row.consecutive_failures,
+            in_flight=in_flight.get(endpoint.pk, 0),
+            open_until=row.open_until if row.state != EndpointLane.State.CLOSED else None,
+            oldest_waiting_id=oldest[0] if oldest else None,
+            oldest_waiting_at=oldest[1] if oldest else None,
+            attempts_24h=counted["n"],
+            success_rate_24h=round(counted["ok"] / counted["n"], 4) if counted["n"] else None,
+            median_latency_ms_24h=medians.get(endpoint.pk),
+        )
+    return result
+
+
+def _median_latencies(attempts) -> dict[int, int]:
+    """The median duration of the answered attempts, per endpoint, ranked by the database in one query."""
+    per_endpoint = F("delivery__endpoint_id")
+    ranked = attempts.filter(status_code__isnull=False).annotate(
+        endpoint=per_endpoint,
+        rank=Window(RowNumber(), partition_by=per_endpoint, order_by=F("duration_ms").asc()),
+        total=Window(Count("pk"), partition_by=per_endpoint),
+    )
+    return dict(ranked.filter(rank=F("total") / 2 + 1).values_list("endpoint", "duration_ms"))
 
 
 def time_zone_configured() -> str:

@@ -41,6 +41,7 @@ class HttpResult:
     duration_ms: int
     headers: dict = field(default_factory=dict)  # response headers, lower-case names
     blocked: bool = False
+    internal: bool = False  # the send raised: not the receiver's doing
 
 
 class TargetBlocked(Exception):

@@ -1,6 +1,7 @@
 """Validation of webhook targets (SSRF guard) and of settings values, shared by admin, import and send."""
 
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -109,12 +110,30 @@ def retry_schedule_validate(schedule: list) -> None:
         raise ValidationError("The first attempt is sent immediately: start the retry schedule with 0.")
 
 
+# RFC 9110 token characters for names; values are sent as Latin-1 by the HTTP client, so printable ASCII
+# (and tab) is what every receiver reads the same way.
+HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+HEADER_VALUE_RE = re.compile(r"[\t\x20-\x7e]*")
+HEADERS_MAX = 20
+HEADER_VALUE_MAX = 4096
+
+
 def headers_validate(headers: dict) -> None:
-    if not isinstance(headers, dict) or any(
-        not isinstance(k, str) or not isinstance(v, str) or not k.strip() or "\n" in k + v or "\r" in k + v
-        for k, v in headers.items()
-    ):
-        raise ValidationError("Custom headers are an object of header names to string values, without line breaks.")
+    if not isinstance(headers, dict) or any(not isinstance(k, str) or not isinstance(v, str) for k, v in headers.items()):
+        raise ValidationError("Custom headers are an object of header names to string values.")
+    if len(headers) > HEADERS_MAX:
+        raise ValidationError(f"At most {HEADERS_MAX} custom headers.")
+    bad_names = sorted(k for k in headers if not HEADER_NAME_RE.fullmatch(k))
+    if bad_names:
+        raise ValidationError(
+            f"Invalid header name(s): {', '.join(repr(k) for k in bad_names)} (letters, digits and !#$%&'*+.^_`|~-)."
+        )
+    bad_values = sorted(k for k, v in headers.items() if not HEADER_VALUE_RE.fullmatch(v) or len(v) > HEADER_VALUE_MAX)
+    if bad_values:
+        raise ValidationError(
+            f"The value of {', '.join(bad_values)} must be printable ASCII without line breaks "
+            f"(at most {HEADER_VALUE_MAX} characters)."
+        )
     reserved = {
         "content-type", "content-length", "host", "user-agent", "transfer-encoding",
         "webhook-id", "webhook-timestamp", "webhook-signature",

@@ -15,7 +15,7 @@ from signal_server.heartbeat import heartbeat_record
 from signal_server.overview import overview_build
 from tests.factories import endpoint_create, settings_update
 from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt
-from webhooks.models import DeliveryAttempt, WebhookDelivery
+from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +98,7 @@ def test_delivery_outcomes_per_day_and_today():
     assert bucket(data["deliveries_chart"], "Wed 08 Apr") == {"Pending": 1}
     assert data["deliveries_today_total"] == 2
     assert dict((s.key, n) for s, n in data["deliveries_today"]) == {
-        "pending": 0, "sending": 0, "succeeded": 1, "failed": 1
+        "pending": 0, "sending": 0, "paused": 0, "succeeded": 1, "failed": 1, "cancelled": 0
     }
 
 
@@ -122,7 +122,9 @@ def test_providers_and_failure_reasons():
 def test_queue_depth_and_oldest_pending_delivery(admin_client):
     now = timezone.now()
     endpoint = endpoint_create()
-    oldest = delivery_create(email_create(), endpoint, created_at=now - timedelta(minutes=30))
+    oldest = delivery_create(
+        email_create(), endpoint, created_at=now - timedelta(minutes=30), next_attempt_at=now - timedelta(minutes=30)
+    )
     delivery_create(email_create(), endpoint, created_at=now - timedelta(minutes=5),
                     next_attempt_at=now + timedelta(hours=1))
     delivery_create(email_create(), endpoint, status=WebhookDelivery.Status.SENDING)
@@ -136,6 +138,26 @@ def test_queue_depth_and_oldest_pending_delivery(admin_client):
     assert data["heartbeat_age"] < 5
     html = admin_client.get(OVERVIEW).content.decode()
     assert f'href="/admin/webhooks/webhookdelivery/{oldest.pk}/change/"' in html
+
+
+def test_each_endpoint_has_a_lane_line_with_its_state_and_health(admin_client):
+    healthy = endpoint_create(name="healthy")
+    delivery_create(email_create(), healthy, attempts=[ok_attempt()])
+    broken = endpoint_create(name="broken")
+    EndpointLane.objects.create(
+        endpoint=broken, state="open", consecutive_failures=5, open_until=timezone.now() + timedelta(minutes=1)
+    )
+    waiting = delivery_create(email_create(), broken, status="pending")
+    retired = endpoint_create(name="retired", is_active=False, deactivated_reason="gone")
+
+    lanes = {endpoint.name: health for endpoint, health in overview_build()["lanes"]}
+
+    assert lanes["healthy"].state == "closed" and lanes["healthy"].success_rate_24h == 1.0
+    assert (lanes["broken"].state, lanes["broken"].consecutive_failures) == ("open", 5)
+    assert lanes["broken"].oldest_waiting_id == waiting.pk
+    assert lanes[retired.name].state == "disabled"
+    html = admin_client.get(OVERVIEW).content.decode()
+    assert 'id="lanes"' in html and 'class="lane-open">open' in html
 
 
 def test_the_page_query_count_does_not_grow_with_the_data(admin_client):

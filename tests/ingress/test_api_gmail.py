@@ -3,7 +3,7 @@
 import hashlib
 
 import pytest
-from django_tasks_db.models import DBTaskResult
+from django.utils import timezone
 
 from ingress.models import InboundEmail
 from routing.models import RoutingCondition, RoutingRule
@@ -258,8 +258,8 @@ def test_defer_policy_accepts_and_schedules_at_the_window_opening(push, default_
     body = push(push_payload()).json()
     assert body["status"] == "deferred"
     assert body["deliver_after"].startswith("2026-04-11T09:00:00")
-    task = DBTaskResult.objects.get()
-    assert task.run_after.isoformat().startswith("2026-04-11T07:00:00")  # 09:00 Paris in UTC
+    due = WebhookDelivery.objects.get().next_attempt_at
+    assert due.isoformat().startswith("2026-04-11T07:00:00")  # 09:00 Paris in UTC
 
 
 # 10. links ------------------------------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def test_matching_rule_adds_its_endpoint_beside_the_default(push, default_endpoi
 
 
 # 12. accepted -----------------------------------------------------------------------------------------
-def test_accepted_email_is_recorded_with_a_pending_delivery_and_a_queued_task(push, default_endpoint):
+def test_accepted_email_is_recorded_with_a_pending_delivery_due_at_once(push, default_endpoint):
     response = push(push_payload(), headers={"HTTP_X_SOURCE": "GoogleAppsScript"})
     body = response.json()
     delivery = WebhookDelivery.objects.get()
@@ -308,7 +308,22 @@ def test_accepted_email_is_recorded_with_a_pending_delivery_and_a_queued_task(pu
     }
     email = InboundEmail.objects.get()
     assert (email.status, email.source, delivery.status) == ("processed", "GoogleAppsScript", "pending")
-    assert DBTaskResult.objects.get().args_kwargs == {"args": [delivery.pk], "kwargs": {}}
+    assert delivery.next_attempt_at <= timezone.now()
+
+
+def test_without_any_default_endpoint_and_no_matching_rule_the_push_is_refused_and_not_recorded(push):
+    endpoint_create(name="billing")
+    response = push(push_payload())
+    assert (response.status_code, response.json()) == (409, {"success": False, "message": "No active endpoint"})
+    assert not InboundEmail.objects.exists()
+
+
+def test_an_inactive_default_endpoint_still_receives_the_email_as_a_paused_delivery(push, default_endpoint):
+    default_endpoint.is_active = False
+    default_endpoint.save()
+    body = push(push_payload()).json()
+    assert body["status"] == "processed" and [d["endpoint"] for d in body["deliveries"]] == ["default"]
+    assert WebhookDelivery.objects.get().status == "paused"
 
 
 def test_accepted_email_records_links_and_preview_from_the_text_view(push, default_endpoint):

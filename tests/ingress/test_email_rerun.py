@@ -1,7 +1,6 @@
 """Re-running a recorded e-mail through the pipeline (admin action `email_rerun`)."""
 
 import pytest
-from django_tasks_db.models import DBTaskResult
 
 from ingress.models import InboundEmail
 from ingress.services import EmailRerunRefused, email_rerun
@@ -9,7 +8,8 @@ from routing.models import RoutingCondition, RoutingRule
 from tests.factories import endpoint_create, flags_update, settings_update
 from tests.history_factories import delivery_create, email_create, failed_attempt
 from webhooks.models import WebhookDelivery
-from webhooks.services import delivery_send
+from tests.queue import send_due
+from webhooks.services.queue import deliveries_claim
 
 pytestmark = pytest.mark.django_db
 
@@ -39,11 +39,10 @@ def test_an_email_skipped_outside_the_window_is_delivered_now(default_endpoint, 
     assert email.decision["reruns"][0]["created"] == [result.created[0].pk]
 
 
-def test_the_new_delivery_is_enqueued_with_it(default_endpoint):
+def test_the_new_delivery_is_due_at_once(default_endpoint):
     email = email_create(status=InboundEmail.Status.SKIPPED_OUTSIDE_TIME_WINDOW)
     result = email_rerun(email)
-    tasks = DBTaskResult.objects.filter(task_path="webhooks.tasks.delivery_send_task")
-    assert [t.args_kwargs["args"] for t in tasks] == [[result.created[0].pk]]
+    assert [c.delivery_id for c in deliveries_claim(10).claims] == [result.created[0].pk]
 
 
 def test_a_second_rerun_creates_no_duplicate(default_endpoint):
@@ -115,7 +114,7 @@ def test_the_rerun_delivery_reaches_the_receiver(receiver):
     email = email_create(subject="Lot 12", status=InboundEmail.Status.SKIPPED_OUTSIDE_TIME_WINDOW)
     delivery = email_rerun(email).created[0]
     assert delivery.endpoint_id == endpoint.pk
-    assert delivery_send(delivery.pk) == "succeeded"
+    assert send_due(delivery) == "succeeded"
     assert receiver.requests[0].json()["email_id"] == email.email_id
 
 

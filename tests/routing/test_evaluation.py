@@ -116,11 +116,13 @@ CASES = {
         [(BILLING, 1), (DEFAULT, None)],
         False,
     ),
-    "an inactive endpoint is skipped but its stop still holds": (
-        (rule(1, FACTURE, endpoint=BILLING, stop=True, endpoint_active=False),), email("facture"), DEFAULT, [], True
+    "an inactive endpoint is still a target (its delivery waits paused), and its stop holds": (
+        (rule(1, FACTURE, endpoint=BILLING, stop=True, endpoint_active=False),), email("facture"), DEFAULT,
+        [(BILLING, 1)], True,
     ),
-    "an inactive endpoint is skipped, the default still added without stop": (
-        (rule(1, FACTURE, endpoint=BILLING, endpoint_active=False),), email("facture"), DEFAULT, [(DEFAULT, None)], False
+    "an inactive endpoint is still a target, the default added too without stop": (
+        (rule(1, FACTURE, endpoint=BILLING, endpoint_active=False),), email("facture"), DEFAULT,
+        [(BILLING, 1), (DEFAULT, None)], False,
     ),
 }
 
@@ -245,13 +247,12 @@ def test_matching_rules_are_recorded_with_their_reference():
     assert decision.default_suppressed
 
 
-def test_decision_record_names_stop_skipped_endpoint_and_warnings():
+def test_decision_record_names_the_stop_and_warns_of_an_inactive_endpoint():
     rules = (rule(1, FACTURE, endpoint=BILLING, stop=True, endpoint_active=False),)
     record = rules_evaluate(rules, email("facture"), DEFAULT).as_record()
-    assert record["endpoints"] == []
+    assert record["endpoints"] == [BILLING]
     assert record["stopped_by"]["id"] == 1
-    assert record["skipped_endpoints"] == [{"endpoint_id": BILLING, "rule": {"id": 1, "name": "rule 1", "priority": "normal"}}]
-    assert "inactive" in record["routing_warnings"][0]
+    assert "is inactive: its delivery waits, paused" in record["routing_warnings"][0]
 
 
 def test_decision_record_stays_small_when_nothing_notable_happened():
@@ -291,11 +292,12 @@ def test_explanation_tells_a_collapsed_duplicate_from_the_rule_that_added_the_en
     assert [r.target for r in rules_explain(rules, email("facture"), DEFAULT).rules] == ["added", "already_added"]
 
 
-def test_explanation_reports_an_inactive_endpoint():
+def test_explanation_adds_an_inactive_endpoint_and_warns_of_it():
     rules = (rule(1, FACTURE, endpoint=BILLING, endpoint_active=False),)
     explanation = rules_explain(rules, email("facture"), DEFAULT)
-    assert explanation.rules[0].target == "endpoint_inactive"
-    assert [t.endpoint_id for t in explanation.decision.skipped_targets] == [BILLING]
+    assert explanation.rules[0].target == "added"
+    assert BILLING in [t.endpoint_id for t in explanation.decision.targets]
+    assert "inactive" in explanation.decision.warnings[0]
 
 
 def test_informational_regexes_cannot_change_the_decision_shown():

@@ -10,7 +10,7 @@ from ingress.models import InboundEmail
 from routing.models import RoutingCondition, RoutingRule
 from tests.factories import endpoint_create, push_payload, settings_update
 from webhooks.models import WebhookDelivery
-from webhooks.services import delivery_send
+from tests.queue import send_due
 
 pytestmark = pytest.mark.django_db
 
@@ -66,13 +66,15 @@ def test_stop_rule_without_endpoint_answers_stopped_by_routing_rule(push, defaul
     assert not WebhookDelivery.objects.exists()
 
 
-def test_stop_rule_whose_endpoint_is_inactive_drops_rather_than_falls_back_to_default(push, default_endpoint):
+def test_a_stop_rule_whose_endpoint_is_inactive_waits_paused_rather_than_falls_back_to_default(push, default_endpoint):
     paused = endpoint_create(name="paused", is_active=False)
     rule_create("Billing", ("subject", "contains", "facture"), endpoint=paused, stop_processing=True)
     response = push(push_payload(subject="facture"))
-    assert response.json()["status"] == "stopped_by_routing_rule"
+    assert response.json()["status"] == "processed"
+    assert endpoints_of(response) == ["paused"]
+    assert WebhookDelivery.objects.get().status == "paused"
     decision = InboundEmail.objects.get().decision
-    assert decision["skipped_endpoints"][0]["endpoint_id"] == paused.pk
+    assert decision["paused_endpoints"] == [paused.pk]
     assert "inactive" in decision["routing_warnings"][0]
 
 
@@ -142,14 +144,14 @@ def test_payload_sent_because_of_a_rule_carries_routing_rule(push, receiver, def
     billing = endpoint_create(name="billing", url=receiver.url("/billing"))
     rule = rule_create("Billing", ("subject", "contains", "facture"), endpoint=billing, priority="high")
     push(push_payload(subject="facture"))
-    delivery_send(WebhookDelivery.objects.get(endpoint=billing).pk)
+    send_due(WebhookDelivery.objects.get(endpoint=billing))
     assert receiver.requests[0].json()["routing_rule"] == {"id": rule.pk, "name": "Billing", "priority": "high"}
 
 
 def test_payload_sent_to_the_default_endpoint_has_no_routing_rule(push, receiver):
     default = endpoint_create(name="default", is_default=True, url=receiver.url("/default"))
     push(push_payload(subject="Bonjour"))
-    delivery_send(WebhookDelivery.objects.get(endpoint=default).pk)
+    send_due(WebhookDelivery.objects.get(endpoint=default))
     assert "routing_rule" not in receiver.requests[0].json()
 
 

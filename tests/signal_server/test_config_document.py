@@ -128,7 +128,8 @@ def test_export_has_the_documented_sections_and_keys():
     assert list(exported) == ["version", "settings", "flags", "endpoints", "rules"]
     assert exported["version"] == 1
     assert list(exported["settings"]) == list(SPEC_EXAMPLE["settings"])
-    assert list(exported["endpoints"][0]) == list(SPEC_EXAMPLE["endpoints"][0])
+    lane_keys = ["max_in_flight", "rate_limit_per_minute", "breaker_failures"]
+    assert list(exported["endpoints"][0]) == list(SPEC_EXAMPLE["endpoints"][0]) + lane_keys
     assert list(exported["rules"][0]) == list(SPEC_EXAMPLE["rules"][0])
     assert exported["settings"]["window_start"] == "08h30"
     assert [r["name"] for r in exported["rules"]] == ["Billing", "Drop spam", "Default too"]
@@ -252,7 +253,7 @@ def test_endpoints_not_listed_are_deactivated_never_deleted():
 
     old.refresh_from_db()
     assert old.is_active is False
-    assert old.deactivated_reason == "Not listed in an imported config document"
+    assert (old.deactivated_reason, old.deactivated_note) == ("config", "Not listed in an imported config document")
     assert report.endpoints_deactivated == ["old-receiver"]
 
 
@@ -311,13 +312,14 @@ def test_a_rule_may_reference_an_endpoint_only_in_the_database():
 def test_after_an_import_ingress_sees_the_new_configuration():
     endpoint_create(name="default", is_default=True)
     endpoint_create(name="old-receiver")
-    assert "old-receiver" in ingress_config_get().active_endpoint_names.values()
+    assert not ingress_config_get().inactive_endpoint_ids
 
     config_import({"version": 1, "flags": {"ingress_enabled": False}, "endpoints": [{"name": "default"}]})
 
     config = ingress_config_get()
     assert config.ingress_enabled is False
-    assert list(config.active_endpoint_names.values()) == ["default"]
+    names = config.endpoint_names
+    assert [names[pk] for pk in config.inactive_endpoint_ids] == ["old-receiver"]
 
 
 def test_a_dry_run_validates_against_the_database_and_changes_nothing():
@@ -461,4 +463,29 @@ def test_imported_rules_get_contiguous_positions_in_document_order(db):
     config_import(document)
     assert list(RoutingRule.objects.order_by("position").values_list("name", "position")) == [
         ("first", 1), ("second", 2), ("third", 3)
+    ]
+
+
+def test_lane_limits_are_imported_and_validated():
+    endpoint_create(name="default", is_default=True)
+    config_import({"version": 1, "endpoints": [
+        {"name": "default", "max_in_flight": 2, "rate_limit_per_minute": 30, "breaker_failures": 3},
+    ]})
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.max_in_flight, endpoint.rate_limit_per_minute, endpoint.breaker_failures) == (2, 30, 3)
+
+    with pytest.raises(ConfigDocumentInvalid) as raised:
+        config_import({"version": 1, "endpoints": [
+            {"name": "default", "max_in_flight": 2, "rate_limit_per_minute": "30", "breaker_failures": 3},
+        ]})
+    paths = [error.path for error in raised.value.errors]
+    assert paths == ["endpoints[0].rate_limit_per_minute"]
+
+
+def test_a_lane_limit_out_of_range_is_refused_with_its_path():
+    endpoint_create(name="default", is_default=True)
+    with pytest.raises(ConfigDocumentInvalid) as raised:
+        config_import({"version": 1, "endpoints": [{"name": "default", "max_in_flight": 0}]})
+    assert [str(e) for e in raised.value.errors] == [
+        "endpoints[0].max_in_flight: Ensure this value is greater than or equal to 1."
     ]

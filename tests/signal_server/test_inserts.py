@@ -3,12 +3,11 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import IntegrityError, connection, models, transaction
-from django_tasks_db.models import DBTaskResult
 
 from ingress.models import InboundEmail
 from signal_server.inserts import _params, _statement_build, _unchanged_types, row_insert
 from tests.factories import endpoint_create
-from webhooks.models import WebhookDelivery
+from webhooks.models import EndpointLane, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -59,14 +58,11 @@ def test_row_insert_stores_json_and_dates_as_save_would():
 
 
 def test_row_insert_keeps_a_primary_key_given_by_the_caller():
-    task = row_insert(
-        DBTaskResult(
-            id=uuid.uuid4(), args_kwargs={"args": [1], "kwargs": {}}, task_path="webhooks.tasks.delivery_send_task",
-            backend_name="default", run_after=datetime(2026, 4, 10, tzinfo=UTC),
-        )
-    )
+    endpoint = endpoint_create()
 
-    assert DBTaskResult.objects.get(pk=task.pk).args_kwargs == {"args": [1], "kwargs": {}}
+    lane = row_insert(EndpointLane(endpoint=endpoint, consecutive_failures=3))
+
+    assert lane.pk == endpoint.pk and EndpointLane.objects.get(pk=endpoint.pk).consecutive_failures == 3
 
 
 def test_row_insert_writes_foreign_keys():
@@ -118,10 +114,9 @@ def test_row_insert_sends_pre_save_before_and_post_save_after_the_insert():
         email_build(is_urgent=True, dedup_key=None, links=[{"provider": "dropbox"}], deliver_after=datetime(2026, 1, 1, tzinfo=UTC)),
         WebhookDelivery(email_id=7, endpoint_id=3, routing_rule={"id": 1}, next_attempt_at=datetime(2026, 1, 1, tzinfo=UTC)),
         WebhookDelivery(endpoint_id=3, is_test=True, attempt_count=2, last_status_code=None, routing_rule=None),
-        DBTaskResult(id=uuid.uuid4(), args_kwargs={"args": [1], "kwargs": {}}, priority=-5, task_path="a.b",
-                     backend_name="default", run_after=datetime(2099, 1, 1, tzinfo=UTC)),
+        EndpointLane(endpoint_id=3, open_until=datetime(2099, 1, 1, tzinfo=UTC), probe_delivery_id=7),
     ],
-    ids=["email", "email-deferred", "delivery", "test-delivery", "task"],
+    ids=["email", "email-deferred", "delivery", "test-delivery", "lane"],
 )
 def test_row_insert_prepares_each_value_as_get_db_prep_save_does(instance, monkeypatch):
     monkeypatch.setattr("django.utils.timezone.now", lambda: datetime(2026, 4, 10, 9, 54, 38, 123456, tzinfo=UTC))

@@ -194,7 +194,7 @@ def _push_request(index: int) -> bytes:
 @pytest.mark.e2e
 def test_a_client_keeping_its_connection_open_does_not_hold_the_web_worker():
     # One sync worker: gunicorn alone would wait up to 2 s for the first client to close before taking the second.
-    live = LiveService(serve_args=("--web-workers", "1", "--task-workers", "0", "--no-sweep")).start()
+    live = LiveService(serve_args=("--web-workers", "1", "--delivery-workers", "0")).start()
     try:
         with socket.create_connection(("127.0.0.1", live.port)) as first:
             first.sendall(_push_request(1))

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.utils import timezone
 
 from ingress.models import InboundEmail
 from tests.factories import TOKEN, endpoint_create, push_payload
@@ -10,7 +11,7 @@ from tests.transfers.conftest import fetch
 from tests.transfers.fileserver import Route
 from transfers.models import LinkPair
 from webhooks.models import WebhookDelivery
-from webhooks.services import delivery_send
+from tests.queue import send_due
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ def email(files):
 
 def deliver(email, receiver, path="/hook") -> dict:
     delivery = WebhookDelivery.objects.create(email=email, endpoint=endpoint_create(url=receiver.url(path)))
-    assert delivery_send(delivery.pk) == "succeeded"
+    assert send_due(delivery) == "succeeded"
     return receiver.wait_for(1, path=path)[-1].json()
 
 
@@ -62,9 +63,9 @@ def test_a_retry_resends_the_frozen_payload_without_copying_again(bucket, email,
 
     receiver.answer(Answer(503, "busy"))
     delivery = WebhookDelivery.objects.create(email=email, endpoint=endpoint_create(url=receiver.url("/hook")))
-    delivery_send(delivery.pk)
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
-    assert delivery_send(delivery.pk) == "succeeded"
+    send_due(delivery)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert send_due(delivery) == "succeeded"
     sent = [r.json()["delivery_links"][0]["r2_url"] for r in receiver.wait_for(2, path="/hook")]
     assert sent[0] == sent[1] and len(files.hits) == 1
 

@@ -1,10 +1,10 @@
 import time
 
 import pytest
-from django.core.management import call_command
 
 from ingress.models import InboundEmail
 from tests.factories import endpoint_create, settings_update
+from tests.queue import queue_pass
 from webhooks.models import WebhookDelivery
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's example secret (24 bytes)
@@ -54,15 +54,15 @@ def short_schedule(db):
 
 @pytest.fixture
 def run_queue():
-    """Run the real task worker (db_worker) in this process until `done()` holds, bounded in time.
+    """Run worker rounds in this process until `done()` holds, bounded in time.
 
-    Tasks run when they are due (`run_after`), exactly as in production; nothing is called directly.
+    Deliveries go out when they are due and their lane admits them, exactly as in production.
     """
 
     def _run(done, timeout: float = 15.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--verbosity", "0")
+            queue_pass()
             if done():
                 return True
             time.sleep(0.05)

@@ -8,7 +8,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from ingress.models import InboundEmail
 from ingress.selectors import ingress_config_get
@@ -17,7 +16,7 @@ from tests.receiver import Answer
 from tests.webhooks.conftest import SECRET
 from webhooks import signing
 from webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhooks.services import delivery_send
+from tests.queue import send_due
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +80,7 @@ def endpoint_form(**overrides):
     data = {
         "name": "acme", "url": "http://127.0.0.1:9/hook", "is_active": "on", "secret": SECRET,
         "delivery_mode": "json", "fallback_on_415": "on", "verify_tls": "on", "timeout_seconds": "30",
-        "headers": "{}",
+        "headers": "{}", "max_in_flight": "8", "breaker_failures": "5",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -105,24 +104,40 @@ def test_generate_secret_replaces_the_secret_on_save(admin_client):
 
 def test_deactivate_and_activate_actions_apply_to_the_very_next_ingress_request(admin_client):
     endpoint = endpoint_create(name="billing")
-    assert endpoint.pk in ingress_config_get().active_endpoint_names
+    assert endpoint.pk not in ingress_config_get().inactive_endpoint_ids
 
     action(admin_client, ENDPOINTS, "deactivate", [endpoint.pk])
     endpoint.refresh_from_db()
-    assert not endpoint.is_active and "Deactivated in admin by" in endpoint.deactivated_reason
-    assert endpoint.pk not in ingress_config_get().active_endpoint_names
+    assert not endpoint.is_active and endpoint.deactivated_reason == "staff"
+    assert "Deactivated in admin by" in endpoint.deactivated_note
+    assert endpoint.pk in ingress_config_get().inactive_endpoint_ids
 
     action(admin_client, ENDPOINTS, "activate", [endpoint.pk])
     endpoint.refresh_from_db()
-    assert endpoint.is_active and endpoint.deactivated_reason == ""
-    assert endpoint.pk in ingress_config_get().active_endpoint_names
+    assert endpoint.is_active and (endpoint.deactivated_reason, endpoint.deactivated_note) == ("", "")
+    assert endpoint.pk not in ingress_config_get().inactive_endpoint_ids
 
 
-def test_the_default_endpoint_is_not_deactivated_by_the_bulk_action(admin_client):
+def test_deactivating_the_default_endpoint_pauses_its_deliveries_and_keeps_it_default(admin_client):
     default = endpoint_create(name="default", is_default=True)
+    waiting = deliveries(1, default)[0]
+    WebhookDelivery.objects.filter(pk=waiting.pk).update(status="pending")
     page = action(admin_client, ENDPOINTS, "deactivate", [default.pk]).content.decode()
     default.refresh_from_db()
-    assert default.is_active and "make another one the default first" in page
+    assert (default.is_active, default.is_default) == (False, True)
+    assert "wait, paused" in page
+    assert WebhookDelivery.objects.get(pk=waiting.pk).status == "paused"
+
+
+def test_cancel_paused_action_cancels_an_endpoints_paused_deliveries(admin_client):
+    endpoint = endpoint_create(name="retired", is_active=False)
+    paused, done = deliveries(2, endpoint)
+    WebhookDelivery.objects.filter(pk=paused.pk).update(status="paused")
+    WebhookDelivery.objects.filter(pk=done.pk).update(status="succeeded")
+    page = action(admin_client, ENDPOINTS, "cancel_paused", [endpoint.pk]).content.decode()
+    assert "1 paused deliveries cancelled" in page
+    assert WebhookDelivery.objects.get(pk=paused.pk).status == "cancelled"
+    assert WebhookDelivery.objects.get(pk=done.pk).status == "succeeded"
 
 
 def test_send_test_webhook_action_queues_a_test_delivery_and_links_to_it(admin_client, receiver):
@@ -131,7 +146,7 @@ def test_send_test_webhook_action_queues_a_test_delivery_and_links_to_it(admin_c
     delivery = WebhookDelivery.objects.get()
     assert delivery.is_test and delivery.email is None
     assert reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk]) in page
-    assert DBTaskResult.objects.get().args_kwargs["args"] == [delivery.pk]
+    assert send_due(delivery) == "succeeded"
 
 
 def test_replay_failed_action_asks_for_a_range_then_replays_it(admin_client):
@@ -206,9 +221,9 @@ def test_delivery_list_filters_and_search(admin_client, query, expected):
 def test_delivery_detail_shows_every_attempt_with_status_timing_and_the_payload(admin_client, make_delivery, receiver):
     receiver.answer(Answer(503, "down for maintenance"))
     delivery = make_delivery(secret=SECRET, headers={"X-Api-Key": "k-secret-123"})
-    delivery_send(delivery.pk)
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
-    delivery_send(delivery.pk)
+    send_due(delivery)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    send_due(delivery)
 
     page = admin_client.get(reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])).content.decode()
 

@@ -21,7 +21,8 @@ from tests.history_factories import (
     token_client,
 )
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from webhooks.services import delivery_replay, delivery_send, endpoint_test_send
+from tests.queue import send_due
+from webhooks.services.deliveries import delivery_replay, endpoint_test_send
 
 pytestmark = pytest.mark.django_db
 
@@ -328,7 +329,7 @@ def test_other_skips_are_not_legacy_entries(api):
 
 def test_a_test_send_from_the_admin_uses_the_legacy_test_email_id(api, receiver):
     endpoint = endpoint_create(name="billing", url=receiver.url("/hook"))
-    assert delivery_send(endpoint_test_send(endpoint).pk) == "succeeded"
+    assert send_due(endpoint_test_send(endpoint)) == "succeeded"
     entry = api.get(LOGS).json()["logs"][0]
     assert entry["email_id"] == "test-webhook"
     assert entry["subject"] == "Signal Server test webhook for billing"

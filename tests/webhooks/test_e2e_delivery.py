@@ -1,4 +1,4 @@
-"""End to end: the real service (gunicorn + db_worker + delivery sweep, as `make run`) against a real receiver.
+"""End to end: the real service (gunicorn + delivery worker, as `make run`) against a real receiver.
 
 A worker killed in the middle of a delivery, and a receiver that is down for a while: no accepted
 e-mail is lost, and each delivery keeps to its own retry schedule.
@@ -20,7 +20,8 @@ from tests.webhooks.conftest import SECRET
 
 pytestmark = pytest.mark.e2e
 
-FAST_SWEEP = {"DELIVERY_SWEEP_INTERVAL": "0.3", "DELIVERY_SWEEP_GRACE": "0.5"}
+# Expired leases are taken back at once, and an open breaker probes again after a second.
+FAST_RECOVERY = {"DELIVERY_LEASE_GRACE_SECONDS": "0.5", "DELIVERY_BREAKER_COOLDOWN_SECONDS": "1"}
 
 
 def configure(service: LiveService, *, url: str, schedule: list[int], timeout: int, secret: str = "") -> None:
@@ -70,7 +71,7 @@ def children(pid: int) -> dict[int, str]:
 
 @pytest.fixture(scope="module")
 def service(receiver_live):
-    live = LiveService(WEBHOOK_URL=receiver_live.url("/hook"), **FAST_SWEEP)
+    live = LiveService(WEBHOOK_URL=receiver_live.url("/hook"), **FAST_RECOVERY)
     live.start()
     yield live
     live.stop()
@@ -84,8 +85,8 @@ def test_delivery_survives_its_worker_being_killed_mid_request(service, receiver
 
     processes = children(service.process.pid)
     commands = " | ".join(processes.values())
-    assert "gunicorn" in commands and "deliveries_sweep --loop" in commands  # serve runs the sweep too
-    workers = [pid for pid, cmd in processes.items() if "db_worker" in cmd]
+    assert "gunicorn" in commands
+    workers = [pid for pid, cmd in processes.items() if "manage.py deliver" in cmd]
     assert len(workers) == 1
     os.kill(workers[0], signal.SIGKILL)
     service.process.wait(timeout=30)  # serve stops the rest when a child dies; a supervisor restarts it

@@ -1,24 +1,27 @@
-"""Replay (one delivery, or an endpoint's failed deliveries in a range) and the test webhook."""
+"""Replay (one delivery, or an endpoint's failed deliveries in a range), cancellation, and the test webhook."""
 
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from ingress.models import InboundEmail
 from tests.factories import endpoint_create
+from tests.queue import send_due
 from tests.receiver import Answer
-from webhooks.models import WebhookDelivery
 from webhooks import payloads
-from webhooks.services import (
+from webhooks.models import WebhookDelivery
+from webhooks.services.deliveries import (
+    DeliveryNotCancellable,
     DeliveryNotReplayable,
+    deliveries_cancel,
     deliveries_replay_failed,
+    delivery_cancel,
     delivery_replay,
-    delivery_send,
     endpoint_test_send,
 )
+from webhooks.services.queue import deliveries_claim
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +29,7 @@ pytestmark = pytest.mark.django_db
 def failed_delivery(make_delivery, receiver, **fields):
     receiver.answer(Answer(400, "bad"))
     delivery = make_delivery(**fields)
-    assert delivery_send(delivery.pk) == "failed"
-    DBTaskResult.objects.all().delete()
+    assert send_due(delivery) == "failed"
     return WebhookDelivery.objects.get(pk=delivery.pk)
 
 
@@ -37,22 +39,27 @@ def other_email(n: int) -> InboundEmail:
     )
 
 
+def claimable() -> list[int]:
+    """What a worker round would send now, in order (it claims them)."""
+    return [claim.delivery_id for claim in deliveries_claim(100).claims]
+
+
 # one delivery ---------------------------------------------------------------------------------------------
-def test_replay_reopens_the_delivery_as_a_new_series_and_queues_it(make_delivery, receiver):
+def test_replay_reopens_the_delivery_as_a_new_series_due_now(make_delivery, receiver):
     delivery = failed_delivery(make_delivery, receiver)
 
     replayed = delivery_replay(delivery)
 
     assert (replayed.status, replayed.series, replayed.series_attempt_count) == ("pending", 2, 0)
     assert (replayed.failure_reason, replayed.completed_at, replayed.replayed_at is not None) == ("", None, True)
-    assert DBTaskResult.objects.get().args_kwargs["args"] == [delivery.pk]
+    assert claimable() == [delivery.pk]
 
 
 def test_replay_appends_attempts_to_the_same_delivery(make_delivery, receiver):
     delivery = failed_delivery(make_delivery, receiver)
     delivery_replay(delivery)
 
-    assert delivery_send(delivery.pk) == "succeeded"
+    assert send_due(delivery) == "succeeded"
 
     attempts = list(delivery.attempts.order_by("number"))
     assert [(a.number, a.series, a.status_code) for a in attempts] == [(1, 1, 400), (2, 2, 200)]
@@ -61,17 +68,23 @@ def test_replay_appends_attempts_to_the_same_delivery(make_delivery, receiver):
 
 def test_a_succeeded_delivery_can_be_replayed(make_delivery, receiver):
     delivery = make_delivery()
-    delivery_send(delivery.pk)
+    send_due(delivery)
     assert delivery_replay(WebhookDelivery.objects.get(pk=delivery.pk)).status == "pending"
 
 
-@pytest.mark.parametrize("status", ["pending", "sending"])
-def test_a_delivery_in_progress_cannot_be_replayed(make_delivery, status):
+def test_a_cancelled_delivery_can_be_replayed(make_delivery):
+    delivery = make_delivery()
+    delivery_cancel(delivery)
+    assert delivery_replay(WebhookDelivery.objects.get(pk=delivery.pk)).status == "pending"
+
+
+@pytest.mark.parametrize("status", ["pending", "sending", "paused"])
+def test_a_waiting_delivery_cannot_be_replayed(make_delivery, status):
     delivery = make_delivery()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status=status)
     with pytest.raises(DeliveryNotReplayable, match=f"is {status}"):
         delivery_replay(delivery)
-    assert not DBTaskResult.objects.exists()
+    assert WebhookDelivery.objects.get(pk=delivery.pk).series == 1
 
 
 def test_a_delivery_to_an_inactive_endpoint_cannot_be_replayed(make_delivery, receiver):
@@ -89,7 +102,8 @@ def test_replay_failed_reopens_only_failed_deliveries_of_that_endpoint_in_the_ra
 
     def delivery(n, status, *, to=endpoint, hours_ago=1, is_test=False):
         made = WebhookDelivery.objects.create(
-            email=None if is_test else other_email(n), endpoint=to, status=status, is_test=is_test
+            email=None if is_test else other_email(n), endpoint=to, status=status, is_test=is_test,
+            next_attempt_at=now + timedelta(hours=1),
         )
         WebhookDelivery.objects.filter(pk=made.pk).update(created_at=now - timedelta(hours=hours_ago))
         return made.pk
@@ -105,10 +119,10 @@ def test_replay_failed_reopens_only_failed_deliveries_of_that_endpoint_in_the_ra
 
     assert count == 2
     assert set(WebhookDelivery.objects.filter(series=2).values_list("pk", flat=True)) == set(in_range)
-    assert sorted(t.args_kwargs["args"][0] for t in DBTaskResult.objects.all()) == sorted(in_range)
+    assert sorted(claimable()) == sorted(in_range)
 
 
-def test_replay_failed_queues_the_oldest_first(receiver):
+def test_replay_failed_sends_the_oldest_first(receiver):
     endpoint = endpoint_create(url=receiver.url())
     now = timezone.now()
     ids = []
@@ -119,8 +133,7 @@ def test_replay_failed_queues_the_oldest_first(receiver):
 
     deliveries_replay_failed(endpoint, now - timedelta(days=1), now)
 
-    queued = [t.args_kwargs["args"][0] for t in DBTaskResult.objects.order_by("enqueued_at")]
-    assert queued == [pk for _, pk in sorted(ids, reverse=True)]
+    assert claimable() == [pk for _, pk in sorted(ids, reverse=True)]
 
 
 def test_replay_failed_needs_a_forward_range(receiver):
@@ -137,6 +150,35 @@ def test_replay_failed_refuses_an_inactive_endpoint(receiver):
         deliveries_replay_failed(endpoint, now - timedelta(days=1), now)
 
 
+# cancelling -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("status", ["pending", "paused"])
+def test_a_waiting_delivery_can_be_cancelled_and_is_never_sent(make_delivery, receiver, status):
+    delivery = make_delivery()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=status)
+
+    cancelled = delivery_cancel(delivery, by="alice")
+
+    assert (cancelled.status, cancelled.next_attempt_at, cancelled.last_error) == ("cancelled", None, "cancelled by alice")
+    assert cancelled.completed_at is not None
+    assert send_due(delivery) == "cancelled" and receiver.requests == []
+
+
+@pytest.mark.parametrize("status", ["sending", "succeeded", "failed"])
+def test_a_delivery_no_longer_waiting_cannot_be_cancelled(make_delivery, status):
+    delivery = make_delivery()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=status)
+    with pytest.raises(DeliveryNotCancellable, match=f"is {status}"):
+        delivery_cancel(delivery)
+
+
+def test_cancelling_many_skips_those_not_waiting(make_delivery):
+    waiting, sent = make_delivery(), make_delivery()
+    WebhookDelivery.objects.filter(pk=sent.pk).update(status="succeeded")
+    assert deliveries_cancel(WebhookDelivery.objects.all()) == 1
+    assert WebhookDelivery.objects.get(pk=sent.pk).status == "succeeded"
+    assert WebhookDelivery.objects.get(pk=waiting.pk).status == "cancelled"
+
+
 # test webhook ---------------------------------------------------------------------------------------------
 def test_test_webhook_is_recorded_like_any_delivery_and_marked_as_test(receiver):
     endpoint = endpoint_create(url=receiver.url())
@@ -144,8 +186,7 @@ def test_test_webhook_is_recorded_like_any_delivery_and_marked_as_test(receiver)
     delivery = endpoint_test_send(endpoint)
 
     assert (delivery.is_test, delivery.email, delivery.status) == (True, None, "pending")
-    assert DBTaskResult.objects.get().args_kwargs["args"] == [delivery.pk]
-    assert delivery_send(delivery.pk) == "succeeded"
+    assert send_due(delivery) == "succeeded"
     payload = receiver.requests[0].json()
     assert payload["is_test"] is True and payload["source"] == "signal_server_test"
     assert list(payload) == list(payloads.test_payload_build(endpoint.name, "x"))
@@ -155,4 +196,4 @@ def test_test_webhook_is_recorded_like_any_delivery_and_marked_as_test(receiver)
 def test_test_webhook_goes_to_an_inactive_endpoint_too(receiver):
     endpoint = endpoint_create(url=receiver.url(), is_active=False)
     delivery = endpoint_test_send(endpoint)
-    assert delivery_send(delivery.pk) == "succeeded"
+    assert send_due(delivery) == "succeeded"

@@ -1,4 +1,4 @@
-"""Retries through the task queue (SPEC §7): schedule, jitter, Retry-After, exhaustion, 410."""
+"""Retries through the delivery queue (SPEC §7): schedule, jitter, Retry-After, exhaustion, 410, pausing."""
 
 import re
 from datetime import timedelta
@@ -7,24 +7,16 @@ from email.utils import format_datetime
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 from standardwebhooks import Webhook
 
 from tests.receiver import Answer
 from tests.webhooks.conftest import SECRET, finished
-from webhooks.models import WebhookDelivery
+from tests.queue import send_due
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.schedule import RETRY_AFTER_MAX_SECONDS
-from webhooks.services import delivery_send
+from webhooks.services.endpoints import endpoints_activate, endpoints_deactivate
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def enqueue(delivery):
-    """Put the delivery in the queue the way ingress does (a task due now)."""
-    from webhooks.services import _enqueue
-
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-    _enqueue(delivery.pk, timezone.now())
 
 
 def test_503_three_times_then_200_succeeds_after_four_attempts(
@@ -33,7 +25,6 @@ def test_503_three_times_then_200_succeeds_after_four_attempts(
     short_schedule(0, 1, 1, 1)
     receiver.answer(Answer(503, "down"), Answer(503, "down"), Answer(503, "down"))
     delivery = make_delivery(secret=SECRET)
-    enqueue(delivery)
 
     assert run_queue(finished(delivery), timeout=15)
 
@@ -57,7 +48,6 @@ def test_retries_follow_the_schedule_within_jitter(make_delivery, receiver, shor
     short_schedule(0, 1, 2)
     receiver.answer(Answer(503), Answer(503))
     delivery = make_delivery()
-    enqueue(delivery)
 
     assert run_queue(finished(delivery), timeout=15)
 
@@ -67,25 +57,22 @@ def test_retries_follow_the_schedule_within_jitter(make_delivery, receiver, shor
     assert 1.6 <= gaps[1] <= 2.4 + 0.5
 
 
-def test_a_retry_is_a_task_queued_for_the_retry_time_not_a_sleep(make_delivery, receiver, short_schedule):
+def test_a_retry_waits_in_the_queue_for_its_time_not_in_a_sleep(make_delivery, receiver, short_schedule):
     short_schedule(0, 300)
     receiver.answer(Answer(503))
     delivery = make_delivery()
 
-    assert delivery_send(delivery.pk) == "pending"
+    assert send_due(delivery) == "pending"
 
     delivery.refresh_from_db()
-    task = DBTaskResult.objects.get(status="READY")
-    assert task.args_kwargs["args"] == [delivery.pk]
-    assert task.run_after == delivery.next_attempt_at
     assert 240 <= (delivery.next_attempt_at - timezone.now()).total_seconds() <= 360
+    assert send_due(delivery) == "pending" and len(receiver.requests) == 1, "not due yet: not sent again"
 
 
 def test_exhausted_schedule_ends_failed_and_keeps_every_attempt(make_delivery, receiver, short_schedule, run_queue):
     short_schedule(0, 1)
     receiver.default = Answer(500, "boom")
     delivery = make_delivery()
-    enqueue(delivery)
 
     assert run_queue(finished(delivery), timeout=10)
 
@@ -101,7 +88,7 @@ def test_transient_statuses_are_retried(make_delivery, receiver, short_schedule,
     receiver.answer(Answer(status, "try later"))
     delivery = make_delivery()
 
-    assert delivery_send(delivery.pk) == "pending"
+    assert send_due(delivery) == "pending"
     delivery.refresh_from_db()
     assert delivery.next_attempt_at > timezone.now()
 
@@ -112,10 +99,10 @@ def test_other_client_errors_fail_at_once(make_delivery, receiver, short_schedul
     receiver.answer(Answer(status, "no"))
     delivery = make_delivery()
 
-    assert delivery_send(delivery.pk) == "failed"
+    assert send_due(delivery) == "failed"
     delivery.refresh_from_db()
     assert (delivery.failure_reason, delivery.last_status_code) == ("upstream_client_error", status)
-    assert not DBTaskResult.objects.filter(status="READY").exists()
+    assert delivery.next_attempt_at is None
 
 
 def test_retry_after_seconds_is_honoured_when_longer_than_the_schedule(make_delivery, receiver, short_schedule):
@@ -123,7 +110,7 @@ def test_retry_after_seconds_is_honoured_when_longer_than_the_schedule(make_deli
     receiver.answer(Answer(429, "slow down", headers={"Retry-After": "120"}))
     delivery = make_delivery()
 
-    delivery_send(delivery.pk)
+    send_due(delivery)
 
     delivery.refresh_from_db()
     wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
@@ -137,7 +124,7 @@ def test_retry_after_http_date_is_honoured(make_delivery, receiver, short_schedu
     receiver.answer(Answer(503, "maintenance", headers={"Retry-After": format_datetime(when, usegmt=True)}))
     delivery = make_delivery()
 
-    delivery_send(delivery.pk)
+    send_due(delivery)
 
     delivery.refresh_from_db()
     assert abs((delivery.next_attempt_at - when).total_seconds()) <= 2
@@ -148,7 +135,7 @@ def test_retry_after_beyond_the_bound_is_capped(make_delivery, receiver, short_s
     receiver.answer(Answer(503, "later", headers={"Retry-After": str(7 * 86400)}))
     delivery = make_delivery()
 
-    delivery_send(delivery.pk)
+    send_due(delivery)
 
     delivery.refresh_from_db()
     wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
@@ -160,34 +147,73 @@ def test_retry_after_never_shortens_the_schedule(make_delivery, receiver, short_
     receiver.answer(Answer(503, "now", headers={"Retry-After": "1"}))
     delivery = make_delivery()
 
-    delivery_send(delivery.pk)
+    send_due(delivery)
 
     delivery.refresh_from_db()
     assert (delivery.next_attempt_at - timezone.now()).total_seconds() >= 0.8 * 600 - 1
 
 
-def test_410_fails_at_once_and_deactivates_the_endpoint(make_delivery, receiver, short_schedule):
+def test_410_pauses_the_delivery_and_deactivates_the_endpoint_keeping_it_default(
+    make_delivery, receiver, short_schedule
+):
     short_schedule(0, 1)
     receiver.answer(Answer(410, "gone"))
     delivery = make_delivery(is_default=True)
 
-    assert delivery_send(delivery.pk) == "failed"
+    assert send_due(delivery) == "paused"
 
     endpoint = delivery.endpoint
     endpoint.refresh_from_db()
-    assert (endpoint.is_active, endpoint.is_default) == (False, False)
-    assert f"410 Gone answered to delivery #{delivery.pk}" in endpoint.deactivated_reason
+    assert (endpoint.is_active, endpoint.is_default, endpoint.deactivated_reason) == (False, True, "gone")
+    assert f"410 Gone answered to delivery #{delivery.pk}" in endpoint.deactivated_note
     assert endpoint.deactivated_at is not None
+    assert delivery.attempts.get().failure_reason == "upstream_client_error"
 
 
-def test_pending_delivery_of_a_deactivated_endpoint_fails_without_sending(make_delivery, receiver):
-    delivery = make_delivery(is_active=False)
+def test_a_delivery_paused_by_a_410_goes_out_once_the_endpoint_is_active_again(make_delivery, receiver, short_schedule):
+    short_schedule(0, 1)
+    receiver.answer(Answer(410, "gone"))
+    delivery = make_delivery()
+    send_due(delivery)
 
-    assert delivery_send(delivery.pk) == "failed"
+    endpoints_activate(WebhookEndpoint.objects.filter(pk=delivery.endpoint_id))
+
+    assert send_due(delivery) == "succeeded"
+    assert [r.path for r in receiver.requests] == ["/hook", "/hook"]
+
+
+def test_deactivating_an_endpoint_pauses_its_waiting_deliveries_and_sends_nothing(make_delivery, receiver):
+    delivery = make_delivery()
+
+    endpoints_deactivate(WebhookEndpoint.objects.filter(pk=delivery.endpoint_id), reason="staff")
+
+    assert send_due(delivery) == "paused"
+    delivery.refresh_from_db()
+    assert (delivery.attempt_count, delivery.failure_reason) == (0, "")
+    assert receiver.requests == []
+
+
+def test_activating_an_endpoint_resumes_its_paused_deliveries(make_delivery, receiver):
+    delivery = make_delivery()
+    endpoints = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
+    endpoints_deactivate(endpoints, reason="staff")
+
+    endpoints_activate(endpoints)
+
+    assert send_due(delivery) == "succeeded"
+    assert len(receiver.requests) == 1
+
+
+def test_a_retry_due_while_its_endpoint_is_inactive_waits_paused(make_delivery, receiver, short_schedule):
+    short_schedule(0, 1)
+    receiver.answer(Answer(503))
+    delivery = make_delivery()
+    send_due(delivery)
+
+    endpoints_deactivate(WebhookEndpoint.objects.filter(pk=delivery.endpoint_id), reason="staff")
 
     delivery.refresh_from_db()
-    assert (delivery.failure_reason, delivery.attempt_count) == ("endpoint_inactive", 0)
-    assert receiver.requests == []
+    assert delivery.status == "paused" and delivery.next_attempt_at is not None
 
 
 def test_a_receiver_down_gets_every_delivery_once_back_each_on_its_own_schedule(
@@ -196,8 +222,6 @@ def test_a_receiver_down_gets_every_delivery_once_back_each_on_its_own_schedule(
     short_schedule(0, 1, 1, 1, 1, 1)
     receiver.default = Answer(503, "down")
     deliveries = [make_delivery(f"/down-{n}") for n in range(3)]
-    for delivery in deliveries:
-        enqueue(delivery)
 
     run_queue(lambda: len(receiver.requests) >= 6, timeout=10)
     receiver.default = Answer(200)

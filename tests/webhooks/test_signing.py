@@ -3,6 +3,7 @@
 import base64
 
 import pytest
+from django.utils import timezone
 from django.core.exceptions import ValidationError
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -11,39 +12,40 @@ from tests.receiver import Answer
 from tests.webhooks.conftest import SECRET
 from webhooks import signing
 from webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhooks.services import delivery_replay, delivery_send
+from tests.queue import send_due
+from webhooks.services.deliveries import delivery_replay
 
 pytestmark = pytest.mark.django_db
 
 
 def test_receiver_verifies_the_signature_with_the_endpoint_secret(make_delivery, receiver):
-    delivery_send(make_delivery(secret=SECRET).pk)
+    send_due(make_delivery(secret=SECRET))
     request = receiver.requests[0]
     assert Webhook(SECRET).verify(request.body, request.headers) == request.json()
 
 
 def test_a_tampered_body_does_not_verify(make_delivery, receiver):
-    delivery_send(make_delivery(secret=SECRET).pk)
+    send_due(make_delivery(secret=SECRET))
     request = receiver.requests[0]
     with pytest.raises(WebhookVerificationError):
         Webhook(SECRET).verify(request.body.replace(b"Lot 107", b"Lot 108"), request.headers)
 
 
 def test_another_secret_does_not_verify(make_delivery, receiver):
-    delivery_send(make_delivery(secret=SECRET).pk)
+    send_due(make_delivery(secret=SECRET))
     request = receiver.requests[0]
     with pytest.raises(WebhookVerificationError):
         Webhook(signing.secret_generate()).verify(request.body, request.headers)
 
 
 def test_without_a_secret_nothing_is_signed(make_delivery, receiver):
-    delivery_send(make_delivery().pk)
+    send_due(make_delivery())
     assert not {"webhook-id", "webhook-signature"} & {k.lower() for k in receiver.requests[0].headers}
 
 
 def test_signature_holds_in_legacy_form_mode_and_after_a_415_fallback(make_delivery, receiver):
     receiver.answer(Answer(415))
-    delivery_send(make_delivery(secret=SECRET).pk)
+    send_due(make_delivery(secret=SECRET))
     for request in receiver.requests:
         Webhook(SECRET).verify(request.body, request.headers)
 
@@ -51,11 +53,11 @@ def test_signature_holds_in_legacy_form_mode_and_after_a_415_fallback(make_deliv
 def test_webhook_id_is_stable_across_retries_and_replays(make_delivery, receiver):
     receiver.answer(Answer(503))
     delivery = make_delivery(secret=SECRET)
-    delivery_send(delivery.pk)
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
-    delivery_send(delivery.pk)
+    send_due(delivery)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    send_due(delivery)
     delivery_replay(WebhookDelivery.objects.get(pk=delivery.pk))
-    delivery_send(delivery.pk)
+    send_due(delivery)
 
     ids = {r.headers["webhook-id"] for r in receiver.requests}
     assert len(receiver.requests) == 3 and ids == {delivery.webhook_id}

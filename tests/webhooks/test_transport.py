@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from tests.receiver import Answer, Receiver
-from webhooks.services import delivery_send
+from tests.queue import send_due
 from webhooks.transport import webhook_post
 
 NAME = "hooks.acme.fr"
@@ -80,7 +80,7 @@ def test_blocked_target_fails_the_delivery_at_once(make_delivery, receiver, sett
     delivery = make_delivery()
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
 
-    assert delivery_send(delivery.pk) == "failed"
+    assert send_due(delivery) == "failed"
 
     delivery.refresh_from_db()
     assert delivery.failure_reason == "blocked_target"

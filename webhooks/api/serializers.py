@@ -87,7 +87,9 @@ class LegacyLogEntrySerializer(serializers.Serializer):
     failure_reason = serializers.CharField(allow_null=True)
     delivery_id = serializers.IntegerField(allow_null=True, help_text="Not in the legacy app.")
     endpoint = serializers.CharField(allow_null=True, help_text="Endpoint name. Not in the legacy app.")
-    delivery_status = serializers.CharField(allow_null=True, help_text="pending, sending, succeeded or failed.")
+    delivery_status = serializers.CharField(
+        allow_null=True, help_text="pending, sending, paused, succeeded, failed or cancelled."
+    )
     attempts = serializers.IntegerField(allow_null=True, help_text="Attempts made so far.")
 
 
@@ -136,3 +138,51 @@ class ReplayFailedAnswerSerializer(serializers.Serializer):
     endpoint = EndpointRefSerializer()
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
+
+
+class LaneHealthSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["closed", "open", "half_open", "disabled"],
+        help_text="closed: sending; open: waiting out the breaker's cool-down; half_open: one probe goes out; "
+        "disabled: the endpoint is inactive (its deliveries wait, paused).",
+    )
+    since = serializers.DateTimeField(allow_null=True, help_text="When the lane entered this state.")
+    open_until = serializers.DateTimeField(allow_null=True, help_text="End of the cool-down, while open.")
+    consecutive_failures = serializers.IntegerField(help_text="Failed attempts in a row (breaker failures).")
+    in_flight = serializers.IntegerField(help_text="Attempts in flight now, across every worker.")
+    oldest_waiting_id = serializers.IntegerField(allow_null=True, help_text="The oldest pending or paused delivery.")
+    oldest_waiting_at = serializers.DateTimeField(allow_null=True, help_text="When that delivery was created.")
+    attempts_24h = serializers.IntegerField(help_text="Finished attempts over the last 24 h (test webhooks excluded).")
+    success_rate_24h = serializers.FloatField(allow_null=True, help_text="Share of them that succeeded, 0 to 1.")
+    median_latency_ms_24h = serializers.IntegerField(allow_null=True, help_text="Median time to an answer, in ms.")
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    """An endpoint and its lane. Secrets and custom header values are never shown; the URL is masked."""
+
+    url = serializers.CharField(source="url_masked", help_text="Scheme and host only: URLs often carry tokens.")
+    signed = serializers.SerializerMethodField(help_text="Deliveries carry Standard Webhooks signatures.")
+    header_names = serializers.SerializerMethodField(help_text="Names of the custom headers (values are secret).")
+    lane = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = [
+            "id", "name", "url", "is_active", "is_default", "deactivated_reason", "deactivated_note", "deactivated_at",
+            "max_in_flight", "rate_limit_per_minute", "breaker_failures", "delivery_mode", "timeout_seconds",
+            "signed", "header_names", "lane",
+        ]
+
+    def get_signed(self, endpoint) -> bool:
+        return bool(endpoint.secret)
+
+    def get_header_names(self, endpoint) -> list[str]:
+        return sorted(endpoint.headers)
+
+    @extend_schema_field(LaneHealthSerializer)
+    def get_lane(self, endpoint):
+        return LaneHealthSerializer(self.context["lanes"][endpoint.pk]).data
+
+
+class CancelledAnswerSerializer(serializers.Serializer):
+    cancelled = serializers.IntegerField(help_text="Waiting deliveries cancelled.")

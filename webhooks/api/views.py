@@ -7,8 +7,10 @@ from rest_framework.views import APIView
 
 from webhooks.api.filters import DeliveryFilter
 from webhooks.api.serializers import (
+    CancelledAnswerSerializer,
     DeliveryDetailSerializer,
     DeliverySerializer,
+    EndpointSerializer,
     ErrorSerializer,
     LegacyLogsSerializer,
     ReplayFailedAnswerSerializer,
@@ -19,9 +21,18 @@ from webhooks.selectors import (
     LEGACY_STATUSES,
     deliveries_list,
     delivery_detail_queryset,
+    lanes_health,
     webhook_logs_legacy,
 )
-from webhooks.services import DeliveryNotReplayable, deliveries_replay_failed, delivery_replay
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services.deliveries import (
+    DeliveryNotCancellable,
+    DeliveryNotReplayable,
+    deliveries_cancel,
+    deliveries_replay_failed,
+    delivery_cancel,
+    delivery_replay,
+)
 
 # The error answers every history read may give, documented once.
 AUTH_ERRORS = {
@@ -36,6 +47,7 @@ BAD_QUERY = {
 }
 
 NOT_REPLAYABLE = {409: OpenApiResponse(ErrorSerializer, description="Not replayable now; `detail` says why.")}
+NOT_CANCELLABLE = {409: OpenApiResponse(ErrorSerializer, description="Not waiting any more; `detail` says why.")}
 
 LEGACY_DAYS_DEFAULT = 7
 LEGACY_DAYS_MAX = 30
@@ -103,6 +115,93 @@ class DeliveryReplayView(generics.GenericAPIView):
         except DeliveryNotReplayable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(self.get_serializer(self.get_object()).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DeliveryCancelView(generics.GenericAPIView):
+    permission_classes = [CanReplayDeliveries]
+    serializer_class = DeliveryDetailSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return delivery_detail_queryset()
+
+    @extend_schema(
+        operation_id="deliveries_cancel",
+        summary="Cancel one waiting delivery",
+        description=(
+            "Cancels a pending or paused delivery for good: it is never sent (again), stays in the history, and "
+            "can still be replayed. Answers the cancelled delivery."
+        ),
+        request=None,
+        responses={200: DeliveryDetailSerializer, **AUTH_ERRORS, **NOT_FOUND, **NOT_CANCELLABLE},
+    )
+    def post(self, request, pk):
+        try:
+            delivery_cancel(self.get_object(), by=request.user.get_username())
+        except DeliveryNotCancellable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+class EndpointListView(generics.ListAPIView):
+    serializer_class = EndpointSerializer
+    filter_backends: list = []
+    pagination_class = None
+
+    def get_queryset(self):
+        return WebhookEndpoint.objects.order_by("name")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "lanes": lanes_health(self.get_queryset())}
+
+    @extend_schema(
+        operation_id="endpoints_list",
+        summary="Endpoints and the health of their lanes",
+        description=(
+            "Every endpoint with its lane: breaker state and since when, consecutive failures, attempts in flight, "
+            "the oldest waiting delivery, success rate and median latency over 24 h. Not paginated."
+        ),
+        responses={200: EndpointSerializer(many=True), **AUTH_ERRORS},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class EndpointDetailView(generics.RetrieveAPIView):
+    serializer_class = EndpointSerializer
+    filter_backends: list = []
+    queryset = WebhookEndpoint.objects.all()
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if "pk" in self.kwargs:
+            context["lanes"] = lanes_health(WebhookEndpoint.objects.filter(pk=self.kwargs["pk"]))
+        return context
+
+    @extend_schema(
+        operation_id="endpoints_retrieve",
+        summary="One endpoint and the health of its lane",
+        responses={200: EndpointSerializer, **AUTH_ERRORS, **NOT_FOUND},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class EndpointCancelPausedView(generics.GenericAPIView):
+    permission_classes = [CanReplayDeliveries]
+    filter_backends: list = []
+    queryset = WebhookEndpoint.objects.all()
+
+    @extend_schema(
+        operation_id="endpoints_cancel_paused",
+        summary="Cancel every paused delivery of an endpoint",
+        description="For an endpoint retired for good: its paused deliveries are cancelled (and stay replayable).",
+        request=None,
+        responses={200: CancelledAnswerSerializer, **AUTH_ERRORS, **NOT_FOUND},
+    )
+    def post(self, request, pk):
+        paused = WebhookDelivery.objects.filter(endpoint=self.get_object(), status=WebhookDelivery.Status.PAUSED)
+        return Response({"cancelled": deliveries_cancel(paused, by=request.user.get_username())})
 
 
 class DeliveryReplayFailedView(APIView):

@@ -5,7 +5,7 @@ from signal_server.retention import PURGE_BATCH_SIZE, history_purge, history_pur
 
 class Command(BaseCommand):
     help = (
-        "Delete e-mails, deliveries, attempts, link pairs and finished task results older than --days days. "
+        "Delete e-mails, deliveries, attempts and link pairs older than --days days. "
         "E-mails with a delivery still pending, or created or attempted since then, are kept."
     )
 

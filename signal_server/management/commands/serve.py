@@ -1,11 +1,11 @@
-"""Run the whole service in the foreground: gunicorn (web), the task worker(s) and the delivery sweep.
+"""Run the whole service in the foreground: gunicorn (web) and the delivery worker(s).
 
 Ctrl-C or SIGTERM stops every child cleanly; if one child dies, the others are stopped too, so a
 supervisor (systemd, a container runtime) sees the failure and restarts the whole service.
 
-The sweep (`manage.py deliveries_sweep --loop`) recovers deliveries whose worker died mid-attempt and
-re-enqueues due deliveries that lost their task; deployments that run the processes separately run one
-(or more) of it beside the workers.
+Each delivery worker (`manage.py deliver`) sends up to DELIVERY_CONCURRENCY deliveries at once and
+takes back the deliveries of workers that died; deployments that run the processes separately run
+as many of them as they like, on any machine that reaches the database.
 """
 
 import os
@@ -29,11 +29,8 @@ from signal_server.sqlite_backend.checkpoint import (
 STOP_GRACE_SECONDS = 20
 
 
-def task_worker_command(python: str, worker_id: str) -> list[str]:
-    return [
-        python, "manage.py", "db_worker", "--no-reload", "--no-startup-delay",
-        "--interval", os.environ.get("TASK_WORKER_INTERVAL", "0.05"), "--queue-name", "*", "--worker-id", worker_id,
-    ]
+def delivery_worker_command(python: str, worker_id: str) -> list[str]:
+    return [python, "manage.py", "deliver", "--worker-id", worker_id]
 
 
 def children_env(base) -> dict:
@@ -41,19 +38,12 @@ def children_env(base) -> dict:
     return {"SQLITE_WAL_AUTOCHECKPOINT_PAGES": str(SERVED_AUTOCHECKPOINT_PAGES), **base}
 
 
-def task_worker_deprioritize(pid: int) -> None:
-    """Give a task worker only the CPU the web processes leave (TASK_WORKER_IDLE_PRIORITY, on by default).
-
-    A push waits on its answer, a delivery does not: under a burst the worker drains the queue in the
-    gaps instead of taking a core from gunicorn; an idle service delivers at once, since nothing
-    competes. Linux's SCHED_IDLE class (elsewhere, nice 19) still gives it a small share under load.
-    """
-    if os.environ.get("TASK_WORKER_IDLE_PRIORITY", "true").lower() != "true":
-        return
-    if hasattr(os, "SCHED_IDLE"):
-        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
-    else:
-        os.setpriority(os.PRIO_PROCESS, pid, 19)
+def delivery_worker_deprioritize(pid: int) -> None:
+    """Lower a delivery worker's CPU priority (DELIVERY_WORKER_NICE): a push waits on its answer, a
+    delivery does not, so under a burst the web processes get the CPU first; an idle service delivers
+    at once, since nothing competes."""
+    if settings.DELIVERY_WORKER_NICE:
+        os.setpriority(os.PRIO_PROCESS, pid, settings.DELIVERY_WORKER_NICE)
 
 
 class Command(BaseCommand):
@@ -70,22 +60,19 @@ class Command(BaseCommand):
             help="Threads per web process; 1 runs gunicorn's sync workers (measured fastest for ingress), "
             "more runs gthread workers (keep-alive, slow clients).",
         )
-        parser.add_argument("--task-workers", type=int, default=int(os.environ.get("TASK_WORKERS", "1")))
-        parser.add_argument("--no-web", action="store_true", help="Only the background processes.")
         parser.add_argument(
-            "--no-sweep", action="store_true",
-            help="Do not run the delivery sweep here (another host runs `manage.py deliveries_sweep --loop`).",
+            "--delivery-workers", type=int, default=settings.DELIVERY_WORKERS,
+            help="Delivery worker processes (default: DELIVERY_WORKERS).",
         )
+        parser.add_argument("--no-web", action="store_true", help="Only the delivery workers.")
 
     def handle(self, *args, **options):
         python = sys.executable
         commands = []
         if not options["no_web"]:
             commands.append(self._gunicorn(python, options))
-        for index in range(options["task_workers"]):
-            commands.append(task_worker_command(python, f"{os.uname().nodename[:40]}-{os.getpid()}-{index}"))
-        if not options["no_sweep"]:
-            commands.append([python, "manage.py", "deliveries_sweep", "--loop"])
+        for index in range(options["delivery_workers"]):
+            commands.append(delivery_worker_command(python, f"{os.uname().nodename[:40]}-{os.getpid()}-{index}"))
         checkpointing = uses_sqlite()
         env = children_env(os.environ) if checkpointing else dict(os.environ)
         # Own sessions: a terminal Ctrl-C reaches only this process, which then stops each child exactly once.
@@ -93,8 +80,8 @@ class Command(BaseCommand):
             subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, start_new_session=True) for cmd in commands
         ]
         for child in children:
-            if "db_worker" in child.args:
-                task_worker_deprioritize(child.pid)
+            if "deliver" in child.args:
+                delivery_worker_deprioritize(child.pid)
         stop = StopRequest()
         self.stdout.write(self._banner(options, len(children)))
         exit_code = 0

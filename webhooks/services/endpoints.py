@@ -1,0 +1,90 @@
+"""Endpoint writes: activation and deactivation (with the deliveries they pause and resume), and seeding."""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from webhooks.models import EndpointLane, WebhookDelivery, WebhookEndpoint, WebhookSettings
+
+logger = logging.getLogger("webhooks")
+
+Status = WebhookDelivery.Status
+Reason = WebhookEndpoint.DeactivatedReason
+
+
+def _config_changed() -> None:
+    from ingress.selectors import ingress_config_invalidate
+
+    ingress_config_invalidate()
+
+
+def endpoints_activate(endpoints) -> int:
+    """Activate the given endpoints: their paused deliveries resume, and their lanes start closed."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(endpoints.filter(is_active=False).values_list("pk", flat=True))
+        count = WebhookEndpoint.objects.filter(pk__in=ids).update(
+            is_active=True, deactivated_reason="", deactivated_note="", deactivated_at=None, updated_at=now
+        )
+        resumed = WebhookDelivery.objects.filter(endpoint_id__in=ids, status=Status.PAUSED).update(
+            status=Status.PENDING, updated_at=now
+        )
+        EndpointLane.objects.filter(endpoint_id__in=ids).update(
+            state=EndpointLane.State.CLOSED, state_since=now, consecutive_failures=0, cooldown_seconds=0,
+            open_until=None, probe_delivery_id=None, failing_since=None,
+        )
+        _config_changed()
+    if count:
+        logger.info("WEBHOOK_SENDER: %d endpoint(s) activated; %d paused deliveries resumed", count, resumed)
+    return count
+
+
+def endpoints_deactivate(endpoints, *, reason: str, note: str = "", now: datetime | None = None) -> int:
+    """Deactivate the given endpoints; their pending deliveries wait as paused (never failed, never dropped)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(endpoints.filter(is_active=True).values_list("pk", flat=True))
+        count = WebhookEndpoint.objects.filter(pk__in=ids, is_active=True).update(
+            is_active=False, deactivated_reason=reason, deactivated_note=note[:200], deactivated_at=now,
+            updated_at=now,
+        )
+        paused = WebhookDelivery.objects.filter(endpoint_id__in=ids, status=Status.PENDING).update(
+            status=Status.PAUSED, updated_at=now
+        )
+        _config_changed()
+    if count:
+        logger.warning(
+            "WEBHOOK_SENDER: %d endpoint(s) deactivated (%s); %d pending deliveries paused", count, reason, paused
+        )
+    return count
+
+
+def endpoint_deactivate(endpoint_id: int, *, reason: str, note: str, now: datetime) -> bool:
+    """Deactivate one endpoint for the worker (410 Gone, failing for too long); False if it already was."""
+    return bool(endpoints_deactivate(WebhookEndpoint.objects.filter(pk=endpoint_id), reason=reason, note=note, now=now))
+
+
+def config_seed_from_env() -> list[str]:
+    """Seed what the environment offers, once: the default endpoint and the settings row."""
+    notes = []
+    if not WebhookSettings.objects.exists():
+        prefs = WebhookSettings(sender_allowlist=list(settings.GMAIL_SENDER_ALLOWLIST))
+        prefs.full_clean()
+        prefs.save()
+        notes.append(
+            f"Created webhook settings (time zone {prefs.time_zone}, {len(prefs.sender_allowlist)} allowed senders)."
+        )
+    if settings.WEBHOOK_URL and not WebhookEndpoint.objects.exists():
+        endpoint = WebhookEndpoint(name="default", url=settings.WEBHOOK_URL, is_default=True)
+        try:
+            endpoint.full_clean()
+        except ValidationError as exc:
+            notes.append(f"WEBHOOK_URL not used: {'; '.join(exc.messages)}")
+        else:
+            endpoint.save()
+            notes.append(f"Created the default endpoint from WEBHOOK_URL ({endpoint.url_masked}).")
+    return notes

@@ -1,0 +1,196 @@
+"""The delivery rows as the queue (SPEC §7.1): claiming due deliveries lane by lane.
+
+A worker claims with a lease: the delivery moves to `sending` under a claim token, and only the holder
+of that token may record its answer. Claims are fair: every round visits the lanes in turn, each gets
+a share of the worker's free slots, and a lane admits only what its limits allow (webhooks.lanes), so
+one endpoint's backlog never holds back another's due delivery. On PostgreSQL the lane row and the
+delivery rows are taken with `SELECT … FOR UPDATE SKIP LOCKED`: two workers never wait for each other,
+and never both claim one delivery. On SQLite every write transaction goes through the writer queue.
+"""
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, Count, F, Value, When
+from django.utils import timezone
+
+from webhooks import lanes
+from webhooks.models import EndpointLane, WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger("webhooks")
+
+Status = WebhookDelivery.Status
+# While the payload is prepared (the file offload of §8 may take minutes), then per HTTP try: the
+# endpoint timeout (the transport's hard bound), twice with the 415 fallback, plus room for the writes.
+PREPARE_LEASE = timedelta(minutes=10)
+TRY_LEASE_SLACK = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: int
+    endpoint_id: int
+    token: str
+    probe: bool = False
+
+
+@dataclass
+class ClaimRound:
+    claims: list[Claim] = field(default_factory=list)
+    wait_until: datetime | None = None  # the next moment a lane holding due deliveries admits again
+
+    def wait_for(self, moment: datetime | None) -> None:
+        if moment is not None and (self.wait_until is None or moment < self.wait_until):
+            self.wait_until = moment
+
+
+def lane_limits(endpoint: WebhookEndpoint) -> lanes.LaneLimits:
+    return lanes.LaneLimits(
+        max_in_flight=endpoint.max_in_flight,
+        rate_limit_per_minute=endpoint.rate_limit_per_minute,
+        breaker_failures=endpoint.breaker_failures,
+        cooldown_first=timedelta(seconds=settings.DELIVERY_BREAKER_COOLDOWN_SECONDS),
+        cooldown_max=timedelta(seconds=settings.DELIVERY_BREAKER_COOLDOWN_MAX_SECONDS),
+    )
+
+
+LANE_FIELDS = (
+    "state", "state_since", "consecutive_failures", "cooldown_seconds", "open_until", "probe_delivery_id",
+    "rate_next_at", "last_success_at", "failing_since",
+)
+
+
+def lane_of(row: EndpointLane) -> lanes.Lane:
+    return lanes.Lane(**{name: getattr(row, name) for name in LANE_FIELDS})
+
+
+def lane_store(row: EndpointLane, lane: lanes.Lane) -> None:
+    """Write the lane's changed fields (the row is locked by the caller's transaction)."""
+    changed = [name for name in LANE_FIELDS if getattr(row, name) != getattr(lane, name)]
+    if changed:
+        for name in changed:
+            setattr(row, name, getattr(lane, name))
+        row.save(update_fields=[*changed, "updated_at"])
+
+
+def try_lease(endpoint: WebhookEndpoint) -> timedelta:
+    tries = 2 if endpoint.fallback_on_415 else 1
+    return timedelta(seconds=endpoint.timeout_seconds) * tries + TRY_LEASE_SLACK
+
+
+# --- claiming ----------------------------------------------------------------------------------------------
+def deliveries_claim(free: int, *, turn: int = 0, now: datetime | None = None) -> ClaimRound:
+    """Claim up to `free` due deliveries: test webhooks first, then each lane in turn (from `turn`)."""
+    now = now or timezone.now()
+    result = ClaimRound()
+    if free <= 0:
+        return result
+    result.claims += _tests_claim(free, now)
+    endpoints = _endpoints_with_lanes()
+    if not endpoints:
+        return result
+    in_flight = dict(
+        WebhookDelivery.objects.filter(status=Status.SENDING).values_list("endpoint_id").annotate(n=Count("pk"))
+    )
+    start = turn % len(endpoints)
+    waiting = endpoints[start:] + endpoints[:start]
+    while waiting and len(result.claims) < free:
+        share = -(-(free - len(result.claims)) // len(waiting))  # ceil: every free slot is offered
+        took_share = []
+        for endpoint in waiting:
+            wanted = min(share, free - len(result.claims))
+            if wanted <= 0:
+                break
+            claims = _lane_claim(endpoint, wanted, in_flight.get(endpoint.pk, 0), now, result)
+            in_flight[endpoint.pk] = in_flight.get(endpoint.pk, 0) + len(claims)
+            result.claims += claims
+            if len(claims) == wanted:
+                took_share.append(endpoint)
+        # Slots the other lanes left unused go round again to the lanes that took their whole share.
+        waiting = took_share
+    return result
+
+
+def _endpoints_with_lanes() -> list[WebhookEndpoint]:
+    """Active endpoints with their lane rows (created on first sight), in id order."""
+    endpoints = list(WebhookEndpoint.objects.filter(is_active=True).select_related("lane").order_by("pk"))
+    missing = [e for e in endpoints if not hasattr(e, "lane")]
+    if missing:
+        EndpointLane.objects.bulk_create([EndpointLane(endpoint=e) for e in missing], ignore_conflicts=True)
+        lanes_by_id = EndpointLane.objects.in_bulk([e.pk for e in missing])
+        for endpoint in missing:
+            endpoint.lane = lanes_by_id[endpoint.pk]
+    return endpoints
+
+
+def _due(endpoint_id: int, now: datetime):
+    """The lane's due deliveries; test webhooks have their own way out (_tests_claim)."""
+    return WebhookDelivery.objects.filter(
+        endpoint_id=endpoint_id, status=Status.PENDING, next_attempt_at__lte=now, is_test=False
+    )
+
+
+def _lane_claim(endpoint: WebhookEndpoint, wanted: int, in_flight: int, now: datetime, result: ClaimRound) -> list[Claim]:
+    limits = lane_limits(endpoint)
+    # Read first, write only when there is something to take: an idle round takes no write lock.
+    hint = lanes.lane_admit(lane_of(endpoint.lane), limits, in_flight=in_flight, wanted=wanted, now=now)
+    if not hint.count or not _due(endpoint.pk, now).exists():
+        if hint.wait_until is not None and _due(endpoint.pk, now).exists():
+            result.wait_for(hint.wait_until)
+        return []
+    with transaction.atomic():
+        row = EndpointLane.objects.select_for_update(skip_locked=True).filter(pk=endpoint.pk).first()
+        if row is None:
+            return []  # another worker is claiming from this lane right now
+        in_flight = WebhookDelivery.objects.filter(endpoint_id=endpoint.pk, status=Status.SENDING).count()
+        lane = lane_of(row)
+        admission = lanes.lane_admit(lane, limits, in_flight=in_flight, wanted=wanted, now=now)
+        result.wait_for(admission.wait_until)
+        if not admission.count:
+            return []
+        claims = _rows_claim(_due(endpoint.pk, now), endpoint, admission.count, now, probe=admission.probe)
+        if claims:
+            probe_id = claims[0].delivery_id if admission.probe else None
+            lane_store(row, lanes.lane_after_admission(lane, limits, admission, probe_id=probe_id, now=now))
+    return claims
+
+
+def _tests_claim(free: int, now: datetime) -> list[Claim]:
+    """Test webhooks go out at once, to any endpoint, whatever its lane says: staff are checking it."""
+    due = WebhookDelivery.objects.filter(is_test=True, status=Status.PENDING, next_attempt_at__lte=now)
+    if not due.exists():
+        return []
+    claims = []
+    wanted = Counter(due.order_by("next_attempt_at", "pk").values_list("endpoint_id", flat=True)[:free])
+    with transaction.atomic():
+        for endpoint in WebhookEndpoint.objects.filter(pk__in=wanted):
+            claims += _rows_claim(due.filter(endpoint=endpoint), endpoint, wanted[endpoint.pk], now, probe=False)
+    return claims
+
+
+def _rows_claim(due, endpoint: WebhookEndpoint, limit: int, now: datetime, *, probe: bool) -> list[Claim]:
+    """Move up to `limit` of the due rows to `sending` under one claim token, oldest due first."""
+    rows = list(
+        due.select_for_update(skip_locked=True)
+        .annotate(prepared=Case(When(payload_json="", then=Value(False)), default=Value(True)))
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", "prepared")[:limit]
+    )
+    if not rows:
+        return []
+    token = uuid.uuid4().hex
+    for prepared in {prepared for _, prepared in rows}:
+        # A payload still to build may copy files to the bucket first (SPEC §8): a longer first lease.
+        lease = try_lease(endpoint) if prepared or not settings.R2_ENABLED else PREPARE_LEASE
+        WebhookDelivery.objects.filter(
+            pk__in=[pk for pk, ready in rows if ready == prepared], status=Status.PENDING
+        ).update(
+            status=Status.SENDING, claim_token=token, lease_expires_at=now + lease,
+            series_attempt_count=F("series_attempt_count") + 1, updated_at=now,
+        )
+    return [Claim(pk, endpoint.pk, token, probe=probe) for pk, _ in rows]
