@@ -6,6 +6,7 @@ be restarted on the same port (pass `port`) to play a receiver that was down.
 """
 
 import json
+import socket
 import ssl
 import threading
 import time
@@ -46,6 +47,10 @@ class Receiver:
         self.script: list[Answer] = []
         self.requests: list[Received] = []
         self.started: list[float] = []  # when each request's body had arrived, before any delay
+        self.connections = 0  # TCP connections accepted
+        self._sockets: list[socket.socket] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests it was answering at once
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._server = _Server(("127.0.0.1", port), self._handler())
@@ -70,6 +75,16 @@ class Receiver:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def drop_connections(self) -> None:
+        """Close every connection from the receiver's side, as a server does with idle keep-alive ones."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def answer(self, *answers: Answer) -> None:
         with self._lock:
@@ -105,16 +120,25 @@ class Receiver:
             # Headers and body go out in two writes; without TCP_NODELAY, delayed ACKs add ~40 ms to each answer.
             disable_nagle_algorithm = True
 
+            def setup(self):
+                super().setup()
+                with receiver._lock:
+                    receiver.connections += 1
+                    receiver._sockets.append(self.connection)
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 answer = receiver._next_answer()
                 with receiver._arrived:
                     receiver.started.append(time.time())
+                    receiver.in_flight += 1
+                    receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
                     receiver._arrived.notify_all()
                 if answer.delay:
                     time.sleep(answer.delay)
                 with receiver._arrived:
+                    receiver.in_flight -= 1
                     receiver.requests.append(Received(self.path, dict(self.headers), body, time.time()))
                     receiver._arrived.notify_all()
                 if answer.drop:

@@ -1,10 +1,10 @@
 """The delivery worker (SPEC §7.1): one process sending up to DELIVERY_CONCURRENCY deliveries at once.
 
 The main thread runs the loop: it claims due deliveries lane by lane (webhooks.services.queue), hands
-each to a thread of the pool, takes back the deliveries of dead workers and beats the heartbeat.
-Each send runs in its own thread, so a receiver that is slow, or never answers, holds one thread and
-one slot of its own lane, never the others. Any number of these processes, on any number of
-machines, share one database.
+each to one of the sender threads, takes back the deliveries of dead workers and beats the heartbeat.
+Each send runs in a sender thread of its own, so a receiver that is slow, or never answers, holds one
+thread and one slot of its own lane, never the others. Any number of these processes, on any number
+of machines, share one database.
 
 Stopping (SIGTERM, SIGINT): no new claims; sends in flight get DELIVERY_STOP_GRACE_SECONDS to finish,
 and those still running then are handed back to the queue, as a dead worker's would be.
@@ -12,12 +12,12 @@ and those still running then are handed back to the queue, as a dead worker's wo
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from django.db import DatabaseError, InterfaceError, close_old_connections
+from django.db import DatabaseError, InterfaceError, close_old_connections, connections
 from django.utils import timezone
 
 from signal_server.heartbeat import heartbeat_forget, heartbeat_record
@@ -32,6 +32,7 @@ RECOVER_SECONDS = 2.0
 # arriving together are answered by one claim round.
 MIN_ROUND_SECONDS = 0.005
 OUTAGE_BACKOFF_MAX_SECONDS = 5.0
+DATABASE_ERRORS = (DatabaseError, InterfaceError)
 
 
 def worker_id_default() -> str:
@@ -45,78 +46,99 @@ class DeliveryWorker:
         self.stop_grace = stop_grace
         self.worker_id = worker_id or worker_id_default()
         self.started_at = timezone.now()
-        self._running: dict[Future, Claim] = {}
-        self._wake = threading.Event()
+        self._claims: queue.SimpleQueue = queue.SimpleQueue()
+        self._running: dict[int, Claim] = {}  # by delivery id: claimed and not settled yet
+        self._settled = 0  # sends finished so far
+        self._changed = threading.Condition()
         self._stopping = threading.Event()
+        self._senders: list[threading.Thread] = []
         self._turn = 0
         self._next_beat = 0.0
         self._next_recovery = 0.0
         self._outage_since: float | None = None
 
-    def stop(self) -> None:
-        """Ask the loop to stop (safe from a signal handler)."""
-        self._stopping.set()
-        self._wake.set()
-
-    def run(self, *, drain: bool = False) -> None:
-        """Send until stopped; with `drain`, stop once nothing is due and nothing is in flight."""
-        logger.info("Delivery worker %s started: up to %d deliveries at once", self.worker_id, self.concurrency)
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="delivery")
-        try:
-            while not self._stopping.is_set():
-                claimed = self._round(pool)
-                if drain and claimed == 0 and not self._running:
-                    break
-        finally:
-            left = self._drain()
-            pool.shutdown(wait=not left, cancel_futures=True)
-            self._forget()
-        logger.info("Delivery worker %s stopped", self.worker_id)
-
     @property
     def in_flight(self) -> int:
         return len(self._running)
 
-    def _round(self, pool: ThreadPoolExecutor) -> int | None:
-        """One claim round; how many deliveries it claimed (None while the database is unreachable)."""
-        self._reap()
+    def stop(self) -> None:
+        """Ask the loop to stop (safe from a signal handler: it only sets a flag)."""
+        self._stopping.set()
+
+    def run(self, *, drain: bool = False) -> None:
+        """Send until stopped; with `drain`, stop once nothing is due and nothing is in flight."""
+        logger.info("Delivery worker %s started: up to %d deliveries at once", self.worker_id, self.concurrency)
+        self._senders = [
+            threading.Thread(target=self._sender, name=f"delivery-{n}", daemon=True) for n in range(self.concurrency)
+        ]
+        for thread in self._senders:
+            thread.start()
+        try:
+            while not self._stopping.is_set():
+                if self._round() == 0 and drain:
+                    break
+        finally:
+            left = self._drain()
+            for _ in self._senders:
+                self._claims.put(None)
+            if not left:
+                for thread in self._senders:
+                    thread.join(timeout=5)
+            self._forget()
+        logger.info("Delivery worker %s stopped", self.worker_id)
+
+    def senders_alive(self) -> bool:
+        return any(thread.is_alive() for thread in self._senders)
+
+    # --- the loop ------------------------------------------------------------------------------------------
+    def _round(self) -> int | None:
+        """One claim round: how many sends it started or found running (None while the database is down)."""
+        settled = self._settled
         try:
             self._maintain()
             free = self.concurrency - len(self._running)
             claimed = deliveries_claim(free, turn=self._turn) if free else None
-        except (DatabaseError, InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             self._outage(exc)
             return None
         self._outage_over()
         self._turn += 1
-        for claim in claimed.claims if claimed else ():
-            future = pool.submit(self._send, claim)
-            self._running[future] = claim
+        with self._changed:
+            for claim in claimed.claims if claimed else ():
+                self._running[claim.delivery_id] = claim
+                self._claims.put(claim)
+            busy = len(self._running)
         timeout = self.poll_seconds
         if claimed is not None and claimed.wait_until is not None:
             timeout = min(timeout, max(0.0, (claimed.wait_until - timezone.now()).total_seconds()))
         started = time.monotonic()
-        self._wake.wait(timeout)
-        self._wake.clear()
+        with self._changed:
+            # Until a send finishes (a slot frees up), or it is time to look again.
+            self._changed.wait_for(lambda: self._settled != settled or self._stopping.is_set(), timeout)
         if time.monotonic() - started < MIN_ROUND_SECONDS:
-            time.sleep(MIN_ROUND_SECONDS)
-        return len(claimed.claims) if claimed else 0
+            self._stopping.wait(MIN_ROUND_SECONDS)
+        return busy
 
-    def _send(self, claim: Claim) -> str | None:
+    def _sender(self) -> None:
+        """A sender thread: sends the claims it is handed; its database connection closes with it."""
+        try:
+            while (claim := self._claims.get()) is not None:
+                self._send(claim)
+        finally:
+            connections.close_all()
+
+    def _send(self, claim: Claim) -> None:
         close_old_connections()
         try:
-            return delivery_send(claim)
+            delivery_send(claim)
         except Exception:
             # The database, most likely: the lease runs out and a round takes the delivery back.
             logger.exception("WEBHOOK_SENDER: delivery #%s could not be sent or recorded", claim.delivery_id)
-            return None
         finally:
-            close_old_connections()
-            self._wake.set()
-
-    def _reap(self) -> None:
-        for future in [f for f in self._running if f.done()]:
-            del self._running[future]
+            with self._changed:
+                self._running.pop(claim.delivery_id, None)
+                self._settled += 1
+                self._changed.notify_all()
 
     def _maintain(self) -> None:
         now = time.monotonic()
@@ -147,24 +169,28 @@ class DeliveryWorker:
             )
             self._outage_since = None
 
+    # --- stopping ------------------------------------------------------------------------------------------
     def _drain(self) -> list[Claim]:
-        """Let the sends in flight finish within the grace; hand the others back. The claims left running."""
-        if not self._running:
-            return []
-        logger.info("Delivery worker %s: waiting up to %g s for %d sends", self.worker_id, self.stop_grace,
-                    len(self._running))
-        wait(list(self._running), timeout=self.stop_grace)
-        self._reap()
-        left = list(self._running.values())
+        """Let the sends in flight finish within the grace, hand the others back; the claims left running."""
+        deadline = time.monotonic() + self.stop_grace
+        with self._changed:
+            if self._running:
+                logger.info(
+                    "Delivery worker %s: waiting up to %g s for %d sends", self.worker_id, self.stop_grace,
+                    len(self._running),
+                )
+            while self._running and time.monotonic() < deadline:
+                self._changed.wait(deadline - time.monotonic())
+            left = list(self._running.values())
         for claim in left:
             try:
                 delivery_interrupt(claim, reason="its worker stopped")
-            except (DatabaseError, InterfaceError):
+            except DATABASE_ERRORS:
                 logger.exception("WEBHOOK_SENDER: delivery #%s left to its lease", claim.delivery_id)
         return left
 
     def _forget(self) -> None:
         try:
             heartbeat_forget(self.worker_id)
-        except (DatabaseError, InterfaceError):
+        except DATABASE_ERRORS:
             pass

@@ -13,7 +13,7 @@ import trustme
 
 from tests.receiver import Answer, Receiver
 from tests.queue import send_due
-from webhooks.transport import webhook_post
+from webhooks.transport import idle_connections, webhook_post
 
 NAME = "hooks.acme.fr"
 
@@ -190,3 +190,49 @@ def test_a_slow_answer_within_the_timeout_is_received(receiver):
     receiver.answer(Answer(200, '{"success": true}', delay=0.5))
     result = post(receiver.url(), timeout=2)
     assert (result.status_code, result.text) == (200, '{"success": true}')
+
+
+# --- keep-alive ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def fresh_pool():
+    idle_connections.clear()
+    yield
+    idle_connections.clear()
+
+
+def test_attempts_to_one_receiver_reuse_its_connection(receiver, fresh_pool):
+    for _ in range(3):
+        assert post(receiver.url()).status_code == 200
+    assert receiver.connections == 1 and len(receiver.requests) == 3
+
+
+def test_a_receiver_that_answers_connection_close_gets_a_new_connection_each_time(receiver, fresh_pool):
+    receiver.default = Answer(200, headers={"Connection": "close"})
+    for _ in range(2):
+        assert post(receiver.url()).status_code == 200
+    assert receiver.connections == 2
+
+
+def test_a_connection_the_receiver_dropped_while_idle_is_replaced_without_failing(receiver, fresh_pool):
+    assert post(receiver.url()).status_code == 200
+    receiver.drop_connections()
+
+    result = post(receiver.url())
+
+    assert (result.status_code, result.error) == (200, "")
+    assert receiver.connections == 2 and len(receiver.requests) == 2
+
+
+def test_a_connection_idle_too_long_is_not_reused(receiver, fresh_pool, monkeypatch):
+    assert post(receiver.url()).status_code == 200
+    monkeypatch.setattr("webhooks.transport.IDLE_SECONDS", 0.0)
+    time.sleep(0.01)
+    assert post(receiver.url()).status_code == 200
+    assert receiver.connections == 2
+
+
+def test_an_answer_cut_at_the_timeout_never_goes_back_to_the_pool(receiver, fresh_pool):
+    receiver.answer(Answer(200, delay=1.5))
+    assert "TimeoutError" in post(receiver.url(), timeout=0.5).error
+    assert post(receiver.url()).status_code == 200
+    assert receiver.connections == 2

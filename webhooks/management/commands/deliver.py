@@ -1,8 +1,8 @@
 """The delivery worker: `manage.py deliver` sends due deliveries until SIGTERM or SIGINT."""
 
+import os
 import signal
 import sys
-import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -33,10 +33,8 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: worker.stop())
         worker.run(drain=drain)
-        if any(t.name.startswith("delivery") and t.is_alive() for t in threading.enumerate()):
+        if worker.senders_alive():
             # Sends still running past the grace were handed back to the queue: do not wait for them.
             sys.stdout.flush()
             sys.stderr.flush()
-            import os
-
             os._exit(0)

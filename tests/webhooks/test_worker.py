@@ -1,0 +1,122 @@
+"""The delivery worker (SPEC §7.1): concurrent sends in threads, lanes that do not wait for each other,
+a clean stop, and its heartbeat. The worker runs in this process, its sender threads on their own
+database connections, against real receivers on 127.0.0.1."""
+
+import threading
+
+import pytest
+from django.core.management import call_command
+
+from ingress.models import InboundEmail
+from signal_server.models import WorkerHeartbeat
+from tests.factories import endpoint_create
+from tests.receiver import Answer, Receiver
+from webhooks.models import WebhookDelivery
+from webhooks.worker import DeliveryWorker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def deliveries_to(endpoint, count: int, start: int = 0) -> list[WebhookDelivery]:
+    made = []
+    for n in range(start, start + count):
+        email = InboundEmail.objects.create(
+            email_id=f"{n:032x}", sender="a@b.fr", sender_email="a@b.fr", body="<p>x</p>", status="processed"
+        )
+        made.append(WebhookDelivery.objects.create(email=email, endpoint=endpoint))
+    return made
+
+
+def worker(**overrides) -> DeliveryWorker:
+    options = {"concurrency": 8, "poll_seconds": 0.02, "stop_grace": 5.0, "worker_id": "test-worker"}
+    return DeliveryWorker(**options | overrides)
+
+
+def in_background(target) -> threading.Thread:
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
+
+
+def statuses(deliveries) -> set[str]:
+    return set(WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).values_list("status", flat=True))
+
+
+def test_a_lane_sends_up_to_its_max_in_flight_at_once(receiver):
+    receiver.default = Answer(200, delay=0.4)
+    endpoint = endpoint_create(url=receiver.url(), max_in_flight=3)
+    sent = deliveries_to(endpoint, 6)
+
+    worker().run(drain=True)
+
+    assert statuses(sent) == {"succeeded"}
+    assert receiver.max_in_flight == 3
+
+
+def test_a_slow_lane_does_not_hold_back_another(receiver):
+    slow = Receiver(Answer(200, delay=1.0)).start()
+    try:
+        slow_deliveries = deliveries_to(endpoint_create(url=slow.url(), max_in_flight=2), 6)
+        fast_deliveries = deliveries_to(endpoint_create(url=receiver.url()), 6, start=100)
+
+        worker().run(drain=True)
+
+        assert statuses(slow_deliveries) == statuses(fast_deliveries) == {"succeeded"}
+        # The slow lane had 2 slots: its third request started after a full second; every fast one before.
+        third_slow_start = sorted(slow.started)[2]
+        assert max(receiver.started) < third_slow_start
+    finally:
+        slow.stop()
+
+
+def test_stopping_lets_the_sends_in_flight_finish_within_the_grace(receiver):
+    receiver.default = Answer(200, delay=0.8)
+    (delivery,) = deliveries_to(endpoint_create(url=receiver.url()), 1)
+    running = worker(stop_grace=5.0)
+    thread = in_background(running.run)
+    assert receiver.wait_started(1, timeout=10) == 1
+
+    running.stop()
+    thread.join(timeout=10)
+
+    assert not thread.is_alive()
+    assert statuses([delivery]) == {"succeeded"}
+
+
+def test_stopping_hands_back_the_sends_that_outlast_the_grace(receiver, short_schedule):
+    short_schedule(0, 0, 0)
+    receiver.answer(Answer(200, delay=3.0))
+    (delivery,) = deliveries_to(endpoint_create(url=receiver.url()), 1)
+    running = worker(stop_grace=0.2)
+    thread = in_background(running.run)
+    assert receiver.wait_started(1, timeout=10) == 1
+
+    running.stop()
+    thread.join(timeout=10)
+
+    delivery.refresh_from_db()
+    attempt = delivery.attempts.get()
+    assert delivery.status == "pending" and delivery.claim_token == ""
+    assert attempt.error.startswith("interrupted: its worker stopped") and attempt.finished_at is not None
+
+
+def test_the_worker_beats_while_it_runs_and_takes_its_heartbeat_with_it(receiver):
+    running = worker()
+    thread = in_background(running.run)
+    try:
+        for _ in range(100):
+            if WorkerHeartbeat.objects.filter(worker_id="test-worker").exists():
+                break
+            threading.Event().wait(0.05)
+        beat = WorkerHeartbeat.objects.get(worker_id="test-worker")
+        assert beat.concurrency == 8
+    finally:
+        running.stop()
+        thread.join(timeout=10)
+    assert not WorkerHeartbeat.objects.filter(worker_id="test-worker").exists()
+
+
+def test_the_deliver_command_drains_what_is_due(receiver):
+    sent = deliveries_to(endpoint_create(url=receiver.url()), 3)
+    call_command("deliver", "--drain", "--concurrency", "4", "--worker-id", "drainer")
+    assert statuses(sent) == {"succeeded"} and len(receiver.requests) == 3
