@@ -159,3 +159,42 @@ class Receiver:
                 pass
 
         return Handler
+
+
+class BlackHole:
+    """Accepts connections on 127.0.0.1 and never answers: the worst receiver there is."""
+
+    def __init__(self):
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._held: list[socket.socket] = []
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._listener.getsockname()[1]
+
+    @property
+    def accepted(self) -> int:
+        return len(self._held)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> "BlackHole":
+        self._thread.start()
+        return self
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+
+    def stop(self) -> None:
+        self._closed.set()
+        self._listener.close()
+        for conn in self._held:
+            conn.close()

@@ -89,8 +89,13 @@ def test_delivery_survives_its_worker_being_killed_mid_request(service, receiver
     workers = [pid for pid, cmd in processes.items() if "manage.py deliver" in cmd]
     assert len(workers) == 1
     os.kill(workers[0], signal.SIGKILL)
-    service.process.wait(timeout=30)  # serve stops the rest when a child dies; a supervisor restarts it
-    service.start_processes()
+    # serve starts the worker again; the new one takes the dead worker's delivery back once its lease ran out.
+    restarted = wait_until(
+        lambda: [pid for pid, cmd in children(service.process.pid).items() if "manage.py deliver" in cmd and pid != workers[0]],
+        timeout=15, every=0.2,
+    )
+    assert restarted, service.log()[-3000:]
+    assert "PROCESS: deliver exited with -9; starting it again in 1 s" in service.log()
 
     done = wait_until(lambda: deliveries(service, "killed")[0]["status"] == "succeeded", timeout=40)
     assert done, f"{deliveries(service, 'killed')}\n{service.log()[-4000:]}"

@@ -1,7 +1,9 @@
 """Run the whole service in the foreground: gunicorn (web) and the delivery worker(s).
 
-Ctrl-C or SIGTERM stops every child cleanly; if one child dies, the others are stopped too, so a
-supervisor (systemd, a container runtime) sees the failure and restarts the whole service.
+Ctrl-C or SIGTERM stops every child cleanly. A child that exits on its own is started again after a
+pause that doubles with each quick failure (1 s up to 30 s); one that fails RESTART_GIVE_UP times in
+a row, each within RESTART_HEALTHY_SECONDS of its start, stops the whole service, so the supervisor
+above (systemd, a container runtime) sees a failure it can report.
 
 Each delivery worker (`manage.py deliver`) sends up to DELIVERY_CONCURRENCY deliveries at once and
 takes back the deliveries of workers that died; deployments that run the processes separately run
@@ -27,6 +29,40 @@ from signal_server.sqlite_backend.checkpoint import (
 )
 
 STOP_GRACE_SECONDS = 20
+RESTART_FIRST_DELAY = 1.0
+RESTART_MAX_DELAY = 30.0
+RESTART_HEALTHY_SECONDS = 60.0  # a child that ran this long starts over from the first delay
+RESTART_GIVE_UP = 5
+
+
+class Child:
+    """One supervised process: its command, and how its recent failures pace its restarts."""
+
+    def __init__(self, command: list[str], *, env: dict, name: str):
+        self.command, self.env, self.name = command, env, name
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.quick_failures = 0
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        # Own session: a terminal Ctrl-C reaches only `serve`, which then stops each child exactly once.
+        self.process = subprocess.Popen(self.command, cwd=settings.BASE_DIR, env=self.env, start_new_session=True)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        if self.name == "deliver":
+            delivery_worker_deprioritize(self.process.pid)
+
+    def exited(self) -> int | None:
+        return None if self.process is None or self.restart_at is not None else self.process.poll()
+
+    def schedule_restart(self) -> float:
+        """Note the exit; the delay before the next start."""
+        ran = time.monotonic() - self.started_at
+        self.quick_failures = self.quick_failures + 1 if ran < RESTART_HEALTHY_SECONDS else 1
+        delay = min(RESTART_MAX_DELAY, RESTART_FIRST_DELAY * 2 ** (self.quick_failures - 1))
+        self.restart_at = time.monotonic() + delay
+        return delay
 
 
 def delivery_worker_command(python: str, worker_id: str) -> list[str]:
@@ -75,29 +111,40 @@ class Command(BaseCommand):
             commands.append(delivery_worker_command(python, f"{os.uname().nodename[:40]}-{os.getpid()}-{index}"))
         checkpointing = uses_sqlite()
         env = children_env(os.environ) if checkpointing else dict(os.environ)
-        # Own sessions: a terminal Ctrl-C reaches only this process, which then stops each child exactly once.
-        children = [
-            subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, start_new_session=True) for cmd in commands
-        ]
+        children = [Child(cmd, env=env, name="deliver" if "deliver" in cmd else "web") for cmd in commands]
         for child in children:
-            if "deliver" in child.args:
-                delivery_worker_deprioritize(child.pid)
+            child.start()
         stop = StopRequest()
         self.stdout.write(self._banner(options, len(children)))
         exit_code = 0
         next_checkpoint = time.monotonic()
-        while not stop.requested:
-            exited = next((child for child in children if child.poll() is not None), None)
-            if exited is not None:
-                self.stderr.write(f"Process {exited.args[2:4]} exited with {exited.returncode}; stopping.")
-                exit_code = exited.returncode or 1
-                break
+        while not stop.requested and exit_code == 0:
+            exit_code = self._supervise(children)
             if checkpointing and time.monotonic() >= next_checkpoint:
                 wal_checkpoint()
                 next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL_SECONDS
             stop.sleep(0.1)
-        self._stop(children)
+        if stop.requested:
+            self.stdout.write("PROCESS: stop requested (SIGTERM or Ctrl-C); stopping web and workers")
+        self._stop([child.process for child in children])
         sys.exit(exit_code)
+
+    def _supervise(self, children: list[Child]) -> int:
+        """Restart children that exited; a nonzero code when one keeps failing and the service must stop."""
+        for child in children:
+            code = child.exited()
+            if code is not None:
+                delay = child.schedule_restart()
+                if child.quick_failures >= RESTART_GIVE_UP:
+                    self.stderr.write(
+                        f"PROCESS: {child.name} exited with {code}, {child.quick_failures} times in a row within "
+                        f"{RESTART_HEALTHY_SECONDS:g} s of its start; stopping."
+                    )
+                    return code or 1
+                self.stderr.write(f"PROCESS: {child.name} exited with {code}; starting it again in {delay:g} s")
+            elif child.restart_at is not None and time.monotonic() >= child.restart_at:
+                child.start()
+        return 0
 
     def _banner(self, options, processes: int) -> str:
         """Where the service listens, where admin is, and who can log in to it (or how to make someone)."""
@@ -129,7 +176,7 @@ class Command(BaseCommand):
             command += ["--access-logfile", "-"]
         return command
 
-    def _stop(self, children):
+    def _stop(self, children: list[subprocess.Popen]):
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
