@@ -1,8 +1,20 @@
-"""`make bench`: ingress throughput and latency, end-to-end latency, backlog drain, peak memory.
+"""`make bench`: ingress throughput and latency, delivery isolation and throughput, memory.
 
-Starts the service as `make run` does (gunicorn web; the task worker as its own process so the
-backlog phase can stop and restart it) on a fresh SQLite file, or on DATABASE_URL / REDIS_URL when
-given, plus a receiver process on 127.0.0.1. Everything is bounded in count and time.
+Starts the service as `make run` does (gunicorn sync web workers and the delivery worker, SQLite;
+DATABASE_URL / REDIS_URL are honoured) on a fresh database, with receivers in processes of their own
+on 127.0.0.1. With `--compare REF` the same scenarios also run against commit REF, checked out beside
+this one, in the same run and on the same machine: figures only count as ratios between builds, as
+this machine's speed drifts. Everything is bounded in count and time.
+
+Scenarios:
+- ingress: requests/s and p50/p95/p99 at 8 and 32 concurrent clients, one connection per request as
+  the Apps Script does, in rounds interleaved across levels and builds (the median round is reported);
+- end-to-end latency, push to receiver, on an idle service;
+- isolation: 100 e-mails in a burst to two endpoints, one answering after 1 s, or a black hole with
+  a 10 s timeout; when the healthy endpoint's deliveries arrive (p50/p99 from the burst's start);
+- drain: how fast a backlog drains to a receiver answering in 200 ms (the endpoint's max_in_flight
+  at 32), and to an instant one;
+- memory: peak RSS of the web processes and of the worker.
 """
 
 import argparse
@@ -19,8 +31,8 @@ from pathlib import Path
 
 import requests
 
+from bench.builds import Build, baseline_build, this_build
 from bench.loadgen import LoadResult, load_run
-from signal_server.management.commands.serve import children_env, task_worker_command, task_worker_deprioritize
 from tests.service import ROOT, TOKEN, LiveService, free_port
 
 WARM_UP_PUSHES = 1000
@@ -43,16 +55,21 @@ def push_body(prefix: str):
 
 
 class ReceiverProcess:
-    def __init__(self):
+    """bench.receiver in a process of its own; `arrivals` maps each e-mail id to its first arrival."""
+
+    def __init__(self, *args: str):
         self.port = free_port()
         self.arrivals: dict[str, float] = {}
         self.expected = 0  # deliveries of the pushes accepted so far
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.receiver", str(self.port)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "bench.receiver", str(self.port), *args], cwd=ROOT, stdout=subprocess.PIPE, text=True
         )
         threading.Thread(target=self._read, daemon=True).start()
         time.sleep(0.5)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def _read(self):
         for line in self.process.stdout:
@@ -93,27 +110,33 @@ def peak_rss_mb(pids: list[int]) -> float:
     return round(total / 1024, 1)
 
 
-class Worker:
-    """The task worker as `serve` starts it, under the benchmark's control."""
-
-    def __init__(self, live: LiveService):
-        self.live = live
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            task_worker_command(sys.executable, f"bench-{os.getpid()}"),
-            cwd=ROOT, env=children_env(self.live.env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        task_worker_deprioritize(self.process.pid)
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-
-
 def ms(value: float) -> float:
     return round(value * 1000, 2)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def configure(live: LiveService, *, url: str, timeout: int = 30, lane: dict | None = None, also: dict | None = None):
+    """Point the default endpoint at `url`; with `also`, a rule sends every e-mail to a second endpoint too.
+
+    Lane fields a build does not have are left out, so the same call configures every build."""
+    also_code = ""
+    if also:
+        also_code = (
+            f"o = E(name='other', url={also['url']!r}, timeout_seconds={also.get('timeout', 30)});"
+            f"[setattr(o, k, v) for k, v in {also.get('lane', {})!r}.items() if hasattr(o, k)]; o.save();"
+            "r = RoutingRule.objects.create(name='every e-mail', endpoint=o);"
+            "RoutingCondition.objects.create(rule=r, field='subject', operator='contains', value='Lot')"
+        )
+    live.shell(
+        "from webhooks.models import WebhookEndpoint as E; from routing.models import RoutingRule, RoutingCondition;"
+        f"d = E.objects.get(is_default=True); d.url = {url!r}; d.timeout_seconds = {timeout};"
+        f"[setattr(d, k, v) for k, v in {lane or {}!r}.items() if hasattr(d, k)]; d.save();" + also_code
+        + "\nfrom ingress.selectors import ingress_config_invalidate; ingress_config_invalidate()"
+    )
 
 
 def ingress_phase(live: LiveService, concurrency: int, total: int, max_seconds: float) -> dict:
@@ -134,27 +157,52 @@ def ingress_phase(live: LiveService, concurrency: int, total: int, max_seconds: 
     }
 
 
-def ingress_rounds(live: LiveService, receiver: ReceiverProcess, levels: tuple[int, ...], requests: int, rounds: int) -> list:
-    """Each level measured `rounds` times, levels interleaved so a slow spell of the VM hits them alike.
+def median_round(phases: list[dict]) -> dict:
+    ordered = sorted(phases, key=lambda phase: phase["requests_per_second"])
+    return ordered[(len(ordered) - 1) // 2] | {"rounds": [{key: p[key] for key in ROUND_KEYS} for p in phases]}
 
-    Every round starts from the same state: all earlier pushes delivered, the worker back to polling.
-    A level reports its median round (by requests/s) as measured, plus every round's figures.
-    """
-    measured: dict[int, list[dict]] = {level: [] for level in levels}
-    for _ in range(rounds):
-        for level in levels:
+
+# --- ingress: every build up at once, rounds interleaved across levels and builds -------------------------
+def ingress_scenario(builds: list[Build], args) -> dict:
+    setups = []
+    try:
+        for build in builds:
+            receiver = ReceiverProcess()
+            live = build.service(web_workers=args.web_workers, WEBHOOK_URL=receiver.url())
+            setups.append((build, live, receiver))
+            live.start()
+        for build, live, receiver in setups:
+            # Warm-up to steady state: connections, caches, the WAL file at its working size.
+            receiver.expected += ingress_phase(live, 8, WARM_UP_PUSHES, max_seconds=60)["requests"]
+        measured = {(build.name, level): [] for build in builds for level in (8, 32)}
+        for _ in range(args.rounds):
+            for level in (8, 32):
+                for build, live, receiver in setups:
+                    receiver.wait_all_delivered()
+                    phase = ingress_phase(live, level, args.requests, max_seconds=60)
+                    receiver.expected += phase["requests"] - phase["non_2xx"]
+                    measured[(build.name, level)].append(phase)
+        report = {}
+        for build, live, receiver in setups:
             receiver.wait_all_delivered()
-            phase = ingress_phase(live, level, requests, max_seconds=60)
-            receiver.expected += phase["requests"] - phase["non_2xx"]
-            measured[level].append(phase)
-    report = []
-    for level, phases in measured.items():
-        ordered = sorted(phases, key=lambda phase: phase["requests_per_second"])
-        median = ordered[(len(ordered) - 1) // 2]
-        report.append(median | {
-            "rounds": [{key: phase[key] for key in ROUND_KEYS} for phase in phases],
-        })
-    return report
+            report[build.name] = {
+                "ingress": [median_round(measured[(build.name, level)]) for level in (8, 32)],
+                "end_to_end_idle": e2e_phase(live, receiver, args.e2e),
+                "peak_rss_web_mb": peak_rss_mb([p for p in live.children() if _is_web(p)]),
+            }
+        return report
+    finally:
+        for _, live, receiver in setups:
+            live.stop()
+            receiver.stop()
+
+
+def _is_web(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return b"gunicorn" in cmdline.read()
+    except OSError:
+        return False
 
 
 def e2e_phase(live: LiveService, receiver: ReceiverProcess, count: int) -> dict:
@@ -172,90 +220,173 @@ def e2e_phase(live: LiveService, receiver: ReceiverProcess, count: int) -> dict:
         if email_id in receiver.arrivals:
             latencies.append(receiver.arrivals[email_id] - sent)
         time.sleep(0.1)  # idle between pushes: the worker is back to polling
-    latencies.sort()
+    receiver.expected += count
+    return {"pushes": count, "delivered": len(latencies), "p50_ms": ms(statistics.median(latencies)),
+            "p95_ms": ms(percentile(latencies, 95))}
+
+
+# --- isolation: a healthy endpoint beside a slow one, or a black hole -----------------------------------
+def isolation_scenario(build: Build, *, other_args: tuple[str, ...], other_timeout: int, emails: int, cap: float) -> dict:
+    healthy, other = ReceiverProcess(), ReceiverProcess(*other_args)
+    live = build.service(WEBHOOK_URL=healthy.url())
+    try:
+        live.start()
+        configure(live, url=healthy.url(), also={"url": other.url("/other"), "timeout": other_timeout})
+        started = time.time()
+        burst = load_run(
+            host="127.0.0.1", port=live.port, path="/api/ingress/gmail", token=TOKEN,
+            make_body=push_body(f"iso-{uuid.uuid4().hex[:6]}"), concurrency=16, total=emails, max_seconds=60,
+        )
+        healthy.wait_count(emails, timeout=cap)
+        arrivals = [at - started for at in healthy.arrivals.values()]
+        delivered = len(arrivals)
+        return {
+            "emails": emails, "accepted": len(burst.latencies), "healthy_delivered": delivered, "cap_seconds": cap,
+            "healthy_p50_s": round(percentile(arrivals, 50), 3) if arrivals else None,
+            "healthy_p99_s": round(percentile(arrivals, 99), 3) if delivered == emails else None,
+        }
+    finally:
+        live.stop()
+        healthy.stop()
+        other.stop()
+
+
+# --- drain: a backlog sent by one worker ---------------------------------------------------------------
+def drain_scenario(build: Build, *, receiver_args: tuple[str, ...], backlog: int, cap: float, lane: dict) -> dict:
+    receiver = ReceiverProcess(*receiver_args)
+    live = build.service(workers=0, WEBHOOK_URL=receiver.url())
+    worker = None
+    try:
+        live.start()
+        configure(live, url=receiver.url(), lane=lane)
+        pushed = ingress_phase(live, 16, backlog, max_seconds=180)
+        accepted = pushed["requests"] - pushed["non_2xx"]
+        started = time.monotonic()
+        worker = subprocess.Popen(
+            build.worker_command(f"bench-{os.getpid()}"), cwd=build.root, env=live.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        drained = receiver.wait_count(accepted, timeout=cap)
+        elapsed = time.monotonic() - started
+        delivered = receiver.count()
+        return {
+            "backlog": accepted, "delivered": delivered, "drained": drained, "seconds": round(elapsed, 2),
+            "deliveries_per_second": round(delivered / elapsed, 1), "worker_peak_rss_mb": peak_rss_mb([worker.pid]),
+        }
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        live.stop()
+        receiver.stop()
+
+
+def delivery_scenarios(args) -> dict:
+    """Each delivery scenario as a function of the build."""
     return {
-        "pushes": count,
-        "delivered": len(latencies),
-        "p50_ms": ms(statistics.median(latencies)),
-        "p95_ms": ms(latencies[int(0.95 * (len(latencies) - 1))]),
+        "isolation_slow": lambda build: isolation_scenario(
+            build, other_args=("--delay", "1"), other_timeout=30, emails=100, cap=args.isolation_cap
+        ),
+        "isolation_black_hole": lambda build: isolation_scenario(
+            build, other_args=("--black-hole",), other_timeout=10, emails=100, cap=args.isolation_cap
+        ),
+        "drain_slow_receiver": lambda build: drain_scenario(
+            build, receiver_args=("--delay", "0.2"), backlog=args.slow_backlog, cap=args.drain_cap,
+            lane={"max_in_flight": 32},
+        ),
+        "drain_instant_receiver": lambda build: drain_scenario(
+            build, receiver_args=(), backlog=args.backlog, cap=args.drain_cap, lane={},
+        ),
     }
 
 
-def backlog_phase(live: LiveService, receiver: ReceiverProcess, worker: Worker, size: int) -> dict:
-    worker.stop()
-    before = receiver.count()
-    ingress_phase(live, 16, size, max_seconds=120)
-    started = time.monotonic()
-    worker.start()
-    drained = receiver.wait_count(before + size, timeout=300)
-    elapsed = time.monotonic() - started
-    delivered = receiver.count() - before
-    return {
-        "backlog": size,
-        "delivered": delivered,
-        "drained": drained,
-        "seconds": round(elapsed, 2),
-        "deliveries_per_second": round(delivered / elapsed, 1),
-    }
+# --- report --------------------------------------------------------------------------------------------
+def ratios(report: dict, this: str, baseline: str) -> dict:
+    a, b = report["builds"][this], report["builds"][baseline]
+    ratio = {}
+    for index, level in enumerate((8, 32)):
+        mine, theirs = a["ingress"][index], b["ingress"][index]
+        ratio[f"ingress_c{level}_rps"] = round(mine["requests_per_second"] / theirs["requests_per_second"], 3)
+        ratio[f"ingress_c{level}_p99"] = round(mine["p99_ms"] / theirs["p99_ms"], 3)
+    for name in ("drain_slow_receiver", "drain_instant_receiver"):
+        ratio[f"{name}_rate"] = round(
+            a[name]["deliveries_per_second"] / max(0.01, b[name]["deliveries_per_second"]), 2
+        )
+    return ratio
+
+
+def table(report: dict) -> str:
+    lines = [f"{'':<32}" + "".join(f"{name:>24}" for name in report["builds"])]
+
+    def row(label, value):
+        lines.append(f"{label:<32}" + "".join(f"{str(value(b)):>24}" for b in report["builds"].values()))
+
+    for index, level in enumerate((8, 32)):
+        row(f"ingress c={level} req/s (median)", lambda b: b["ingress"][index]["requests_per_second"])
+        row(f"ingress c={level} p99 ms", lambda b: b["ingress"][index]["p99_ms"])
+    row("end-to-end idle p50 / p95 ms", lambda b: f"{b['end_to_end_idle']['p50_ms']} / {b['end_to_end_idle']['p95_ms']}")
+    for name, label in (("isolation_slow", "beside a 1 s receiver"), ("isolation_black_hole", "beside a black hole")):
+        row(f"healthy p50/p99 s, {label}", lambda b: _isolation(b[name]))
+    row("drain to a 200 ms receiver /s", lambda b: b["drain_slow_receiver"]["deliveries_per_second"])
+    row("drain to an instant one /s", lambda b: b["drain_instant_receiver"]["deliveries_per_second"])
+    row("worker peak RSS MB (200 ms)", lambda b: b["drain_slow_receiver"]["worker_peak_rss_mb"])
+    row("web peak RSS MB", lambda b: b["peak_rss_web_mb"])
+    for key, value in report.get("ratios", {}).items():
+        lines.append(f"ratio this/baseline {key:<25}{value:>10}")
+    return "\n".join(lines)
+
+
+def _isolation(result: dict) -> str:
+    if result["healthy_p99_s"] is None:
+        return f"{result['healthy_delivered']}/{result['emails']} in {result['cap_seconds']:g} s"
+    return f"{result['healthy_p50_s']} / {result['healthy_p99_s']}"
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=4000, help="requests per ingress concurrency level")
-    parser.add_argument("--rounds", type=int, default=3, help="measurements per ingress concurrency level")
-    parser.add_argument("--backlog", type=int, default=5000)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--compare", metavar="REF", help="also measure this commit, in the same run (A/B)")
+    parser.add_argument("--requests", type=int, default=4000, help="requests per ingress round")
+    parser.add_argument("--rounds", type=int, default=3, help="ingress rounds per level and build")
+    parser.add_argument("--backlog", type=int, default=5000, help="deliveries drained to the instant receiver")
+    parser.add_argument("--slow-backlog", type=int, default=2000, help="deliveries drained to the 200 ms receiver")
+    parser.add_argument("--drain-cap", type=float, default=60, help="seconds a drain may take before it is cut")
+    parser.add_argument("--isolation-cap", type=float, default=60, help="seconds to wait for the healthy endpoint")
     parser.add_argument("--e2e", type=int, default=100, help="idle end-to-end pushes")
     parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
     parser.add_argument("--output", default=str(ROOT / "var" / "bench.json"))
     args = parser.parse_args()
 
-    receiver = ReceiverProcess()
-    live = LiveService(
-        serve_args=("--task-workers", "0", "--web-workers", str(args.web_workers)),
-        WEBHOOK_URL=f"http://127.0.0.1:{receiver.port}/hook",
-        LOG_LEVEL="WARNING",
-    )
-    worker = Worker(live)
+    builds = [this_build()] + ([baseline_build(args.compare)] if args.compare else [])
     report: dict = {
-        "database": "postgresql" if live.env["DATABASE_URL"].startswith("postgres") else "sqlite",
+        "database": "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite",
         "cache": "redis" if os.environ.get("REDIS_URL") else "locmem",
         "web_workers": args.web_workers,
         "cpus": os.cpu_count(),
+        "builds": {build.name: {} for build in builds},
     }
-    try:
-        live.start()
-        worker.start()
-        # Warm-up to steady state: connections, caches, the WAL file at its working size.
-        receiver.expected += ingress_phase(live, 8, WARM_UP_PUSHES, max_seconds=60)["requests"]
-        receiver.wait_all_delivered()
-        report["end_to_end_idle"] = e2e_phase(live, receiver, args.e2e)
-        receiver.expected += args.e2e
-        report["ingress"] = ingress_rounds(live, receiver, (8, 32), args.requests, args.rounds)
-        receiver.wait_all_delivered()
-        report["delivery_backlog"] = backlog_phase(live, receiver, worker, args.backlog)
-        web_pids = live.children()
-        report["peak_rss_mb"] = {"web": peak_rss_mb(web_pids), "worker": peak_rss_mb([worker.process.pid])}
-    finally:
-        if worker.process and worker.process.poll() is None:
-            worker.stop()
-        live.stop()
-        receiver.stop()
+    progress("ingress and end-to-end latency, every build at once")
+    for name, figures in ingress_scenario(builds, args).items():
+        report["builds"][name].update(figures)
+    # Scenario by scenario, every build in turn: a slow spell of the machine hits the builds alike.
+    for name, scenario in delivery_scenarios(args).items():
+        for build in builds:
+            progress(f"{name}: {build.name}")
+            report["builds"][build.name][name] = scenario(build)
+    if args.compare:
+        report["ratios"] = ratios(report, builds[0].name, builds[1].name)
 
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     print()
-    print(f"{'phase':<28}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}   rounds: req/s (p99 ms)")
-    for phase in report["ingress"]:
-        rounds = ", ".join(f"{r['requests_per_second']} ({r['p99_ms']})" for r in phase["rounds"])
-        print(f"{'ingress c=' + str(phase['concurrency']) + ', median round':<28}{phase['requests_per_second']:>10}"
-              f"{phase['p50_ms']:>10}{phase['p95_ms']:>10}{phase['p99_ms']:>10}   {rounds}")
-    e2e = report["end_to_end_idle"]
-    print(f"{'end-to-end idle':<28}{'':>10}{e2e['p50_ms']:>10}{e2e['p95_ms']:>10}{'':>10}")
-    backlog = report["delivery_backlog"]
-    print(f"{'backlog drain (deliv/s)':<28}{backlog['deliveries_per_second']:>10}")
-    print(f"peak RSS: web {report['peak_rss_mb']['web']} MB (all gunicorn processes), "
-          f"worker {report['peak_rss_mb']['worker']} MB")
+    print(table(report))
 
 
 if __name__ == "__main__":

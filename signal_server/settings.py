@@ -148,6 +148,8 @@ DELIVERY_LEASE_GRACE_SECONDS = env.float("DELIVERY_LEASE_GRACE_SECONDS", default
 DELIVERY_STOP_GRACE_SECONDS = env.float("DELIVERY_STOP_GRACE_SECONDS", default=20)
 # `serve` lowers its workers' CPU priority by this nice value, so pushes are answered first under load.
 DELIVERY_WORKER_NICE = env.int("DELIVERY_WORKER_NICE", default=10)
+# While pushes pour in, a worker claims only once per this many seconds (0: always at once).
+DELIVERY_INGRESS_YIELD_SECONDS = env.float("DELIVERY_INGRESS_YIELD_SECONDS", default=1.0)
 # An endpoint whose every attempt failed for this long is deactivated (reason `failing`); 0 = never.
 ENDPOINT_DISABLE_AFTER_HOURS = env.int("ENDPOINT_DISABLE_AFTER_HOURS", default=72)
 

@@ -26,25 +26,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-_STATIC_ROOT: Path | None = None
+_STATIC_ROOTS: dict[Path, Path] = {}
 
 
-def static_collected(env: dict) -> Path:
-    """Collect static files once per test process; every live service serves them, as after `make run`."""
-    global _STATIC_ROOT
-    if _STATIC_ROOT is None:
-        root = Path(tempfile.mkdtemp(prefix="signal-static-"))
+def static_collected(env: dict, root: Path = ROOT, python: str = sys.executable) -> Path:
+    """Collect static files once per checkout and process; every live service serves them, as after `make run`."""
+    if root not in _STATIC_ROOTS:
+        target = Path(tempfile.mkdtemp(prefix="signal-static-"))
         subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-            cwd=ROOT, env={**env, "DJANGO_STATIC_ROOT": str(root)}, check=True, timeout=120,
+            [python, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+            cwd=root, env={**env, "DJANGO_STATIC_ROOT": str(target)}, check=True, timeout=120,
         )
-        _STATIC_ROOT = root
-    return _STATIC_ROOT
+        _STATIC_ROOTS[root] = target
+    return _STATIC_ROOTS[root]
 
 
 class LiveService:
-    def __init__(self, serve_args: tuple[str, ...] = (), **env):
+    """`manage.py serve` of this checkout, or of another one (`root`, run by `python`: the benchmark's A/B)."""
+
+    def __init__(self, serve_args: tuple[str, ...] = (), *, root: Path = ROOT, python: str = sys.executable, **env):
         self.serve_args = serve_args
+        self.root, self.python = root, python
         self.pg_database: str | None = None  # set by _database_url when running on PostgreSQL
         self.var_dir = Path(tempfile.mkdtemp(prefix="signal-e2e-"))
         self.port = free_port()
@@ -84,7 +86,7 @@ class LiveService:
 
     def manage(self, *args: str, input: str | None = None) -> str:
         result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, input=input,
+            [self.python, "manage.py", *args], cwd=self.root, env=self.env, input=input,
             capture_output=True, text=True, timeout=120,
         )
         if result.returncode != 0:
@@ -96,7 +98,7 @@ class LiveService:
         return self.manage("shell", "--no-imports", "-c", code)
 
     def start(self, timeout: float = 60) -> "LiveService":
-        self.env["DJANGO_STATIC_ROOT"] = str(static_collected(self.env))
+        self.env["DJANGO_STATIC_ROOT"] = str(static_collected(self.env, self.root, self.python))
         self.manage("migrate", "--noinput", "--verbosity", "0")
         self.manage("bootstrap")
         self.start_processes(timeout)
@@ -105,8 +107,8 @@ class LiveService:
     def start_processes(self, timeout: float = 60) -> None:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(self.port), *self.serve_args],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [self.python, "manage.py", "serve", "--port", str(self.port), *self.serve_args],
+            cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

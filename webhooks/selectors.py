@@ -260,6 +260,11 @@ def delivery_queue_summary(now: datetime | None = None) -> DeliveryQueue:
     )
 
 
+def delivery_newest_id() -> int:
+    """The id of the newest delivery (0 for none): how the worker sees pushes arriving."""
+    return WebhookDelivery.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
 def queue_oldest_due(now: datetime | None = None) -> datetime | None:
     """Since when the longest-waiting due delivery of a lane that may send waits (None: nothing waits).
 

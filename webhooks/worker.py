@@ -1,10 +1,17 @@
 """The delivery worker (SPEC §7.1): one process sending up to DELIVERY_CONCURRENCY deliveries at once.
 
-The main thread runs the loop: it claims due deliveries lane by lane (webhooks.services.queue), hands
-each to one of the sender threads, takes back the deliveries of dead workers and beats the heartbeat.
-Each send runs in a sender thread of its own, so a receiver that is slow, or never answers, holds one
-thread and one slot of its own lane, never the others. Any number of these processes, on any number
-of machines, share one database.
+The main thread runs the loop and does every database write: it records the attempts the sender
+threads finished, in one transaction per round, claims due deliveries lane by lane
+(webhooks.services.queue) and hands each to a sender thread, takes back the deliveries of dead workers
+and beats the heartbeat. A sender thread only builds the payload and makes the HTTP tries, so a
+receiver that is slow, or never answers, holds one thread and one slot of its own lane, never the
+others, and thirty-two sends never queue for the database's write lock against the web processes.
+Any number of these processes, on any number of machines, share one database.
+
+Pushes first: while e-mails pour in (new deliveries at INGRESS_BUSY_PER_SECOND or more, read off the
+queue itself), the worker claims only once every DELIVERY_INGRESS_YIELD_SECONDS, so a burst of pushes
+is answered at full speed and delivered right after, and a long flood is still delivered, a batch at
+a time. An idle service, or the Apps Script's steady trickle, is delivered at once.
 
 Stopping (SIGTERM, SIGINT): no new claims; sends in flight get DELIVERY_STOP_GRACE_SECONDS to finish,
 and those still running then are handed back to the queue, as a dead worker's would be.
@@ -16,13 +23,22 @@ import queue
 import socket
 import threading
 import time
+from collections import deque
 
 from django.db import DatabaseError, InterfaceError, close_old_connections, connections
 from django.utils import timezone
 
 from signal_server.heartbeat import heartbeat_forget, heartbeat_record
+from webhooks.selectors import delivery_newest_id
 from webhooks.services.queue import Claim, deliveries_claim
-from webhooks.services.sending import deliveries_recover_expired, delivery_interrupt, delivery_send
+from webhooks.services.sending import (
+    Sent,
+    attempts_record,
+    deliveries_load,
+    deliveries_recover_expired,
+    delivery_attempt,
+    delivery_interrupt,
+)
 
 logger = logging.getLogger("webhooks.worker")
 
@@ -32,6 +48,9 @@ RECOVER_SECONDS = 2.0
 # arriving together are answered by one claim round.
 MIN_ROUND_SECONDS = 0.005
 OUTAGE_BACKOFF_MAX_SECONDS = 5.0
+# New deliveries per second above which pushes are pouring in: the Apps Script sends one at a time.
+INGRESS_BUSY_PER_SECOND = 50.0
+INGRESS_WINDOW_SECONDS = 0.5
 DATABASE_ERRORS = (DatabaseError, InterfaceError)
 
 
@@ -39,15 +58,41 @@ def worker_id_default() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}"
 
 
+class IngressPressure:
+    """How fast new deliveries arrive, from the newest delivery id the loop sees at each round."""
+
+    def __init__(self, window: float = INGRESS_WINDOW_SECONDS, busy_per_second: float = INGRESS_BUSY_PER_SECOND):
+        self.window, self.busy_per_second = window, busy_per_second
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def observe(self, moment: float, newest_id: int) -> None:
+        self._samples.append((moment, newest_id))
+        while len(self._samples) > 2 and moment - self._samples[1][0] >= self.window:
+            self._samples.popleft()
+
+    def rate(self) -> float:
+        if len(self._samples) < 2:
+            return 0.0
+        (first_at, first_id), (last_at, last_id) = self._samples[0], self._samples[-1]
+        return (last_id - first_id) / max(last_at - first_at, 1e-3)
+
+    def busy(self) -> bool:
+        return self.rate() >= self.busy_per_second
+
+
 class DeliveryWorker:
-    def __init__(self, *, concurrency: int, poll_seconds: float, stop_grace: float, worker_id: str = ""):
+    def __init__(
+        self, *, concurrency: int, poll_seconds: float, stop_grace: float, worker_id: str = "",
+        ingress_yield: float = 0.0,
+    ):
         self.concurrency = max(1, concurrency)
         self.poll_seconds = poll_seconds
         self.stop_grace = stop_grace
         self.worker_id = worker_id or worker_id_default()
         self.started_at = timezone.now()
         self._claims: queue.SimpleQueue = queue.SimpleQueue()
-        self._running: dict[int, Claim] = {}  # by delivery id: claimed and not settled yet
+        self._running: dict[int, Claim] = {}  # by delivery id: claimed and not recorded yet
+        self._finished: list[Sent] = []  # attempts made, waiting to be recorded
         self._settled = 0  # sends finished so far
         self._changed = threading.Condition()
         self._stopping = threading.Event()
@@ -56,6 +101,9 @@ class DeliveryWorker:
         self._next_beat = 0.0
         self._next_recovery = 0.0
         self._outage_since: float | None = None
+        self._ingress_yield = ingress_yield
+        self._pressure = IngressPressure()
+        self._last_claim = 0.0
 
     @property
     def in_flight(self) -> int:
@@ -92,12 +140,14 @@ class DeliveryWorker:
 
     # --- the loop ------------------------------------------------------------------------------------------
     def _round(self) -> int | None:
-        """One claim round: how many sends it started or found running (None while the database is down)."""
+        """One round: record, claim, hand out; how many sends are out (None while the database is down)."""
         settled = self._settled
         try:
+            self._record()
             self._maintain()
-            free = self.concurrency - len(self._running)
+            free = self.concurrency - len(self._running) if self._claiming() else 0
             claimed = deliveries_claim(free, turn=self._turn) if free else None
+            deliveries = deliveries_load(claimed.claims) if claimed and claimed.claims else {}
         except DATABASE_ERRORS as exc:
             self._outage(exc)
             return None
@@ -106,7 +156,7 @@ class DeliveryWorker:
         with self._changed:
             for claim in claimed.claims if claimed else ():
                 self._running[claim.delivery_id] = claim
-                self._claims.put(claim)
+                self._claims.put((claim, deliveries[claim.delivery_id]))
             busy = len(self._running)
         timeout = self.poll_seconds
         if claimed is not None and claimed.wait_until is not None:
@@ -119,26 +169,56 @@ class DeliveryWorker:
             self._stopping.wait(MIN_ROUND_SECONDS)
         return busy
 
-    def _sender(self) -> None:
-        """A sender thread: sends the claims it is handed; its database connection closes with it."""
+    def _claiming(self) -> bool:
+        """Claim this round: unless pushes pour in and the last claim was less than the yield ago."""
+        now = time.monotonic()
+        if self._ingress_yield:
+            self._pressure.observe(now, delivery_newest_id())
+            if self._pressure.busy() and now - self._last_claim < self._ingress_yield:
+                return False
+        self._last_claim = now
+        return True
+
+    def _record(self) -> None:
+        """Record the attempts the senders finished since the last round, in one transaction."""
+        with self._changed:
+            batch, self._finished = self._finished, []
+        if not batch:
+            return
         try:
-            while (claim := self._claims.get()) is not None:
-                self._send(claim)
+            attempts_record(batch)
+        except DATABASE_ERRORS:
+            with self._changed:
+                self._finished = batch + self._finished  # kept for the next round: nothing sent is forgotten
+            raise
+        with self._changed:
+            for sent in batch:
+                self._running.pop(sent.claim.delivery_id, None)
+
+    def _sender(self) -> None:
+        """A sender thread: makes the attempts it is handed; its database connection (the file offload's)
+        closes with it."""
+        try:
+            while (job := self._claims.get()) is not None:
+                self._send(*job)
         finally:
             connections.close_all()
 
-    def _send(self, claim: Claim) -> None:
-        close_old_connections()
+    def _send(self, claim: Claim, delivery) -> None:
         try:
-            delivery_send(claim)
+            sent = delivery_attempt(claim, delivery)
         except Exception:
-            # The database, most likely: the lease runs out and a round takes the delivery back.
-            logger.exception("WEBHOOK_SENDER: delivery #%s could not be sent or recorded", claim.delivery_id)
-        finally:
-            with self._changed:
+            # Building the payload failed (the database, most likely): the lease runs out and a round
+            # takes the delivery back.
+            logger.exception("WEBHOOK_SENDER: delivery #%s could not be sent", claim.delivery_id)
+            sent = None
+        with self._changed:
+            if sent is not None:
+                self._finished.append(sent)
+            else:
                 self._running.pop(claim.delivery_id, None)
-                self._settled += 1
-                self._changed.notify_all()
+            self._settled += 1
+            self._changed.notify_all()
 
     def _maintain(self) -> None:
         now = time.monotonic()
@@ -171,7 +251,8 @@ class DeliveryWorker:
 
     # --- stopping ------------------------------------------------------------------------------------------
     def _drain(self) -> list[Claim]:
-        """Let the sends in flight finish within the grace, hand the others back; the claims left running."""
+        """Let the sends in flight finish within the grace and record them, hand the others back; the claims
+        left running."""
         deadline = time.monotonic() + self.stop_grace
         with self._changed:
             if self._running:
@@ -179,8 +260,13 @@ class DeliveryWorker:
                     "Delivery worker %s: waiting up to %g s for %d sends", self.worker_id, self.stop_grace,
                     len(self._running),
                 )
-            while self._running and time.monotonic() < deadline:
+            while len(self._finished) < len(self._running) and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())
+        try:
+            self._record()
+        except DATABASE_ERRORS:
+            logger.exception("WEBHOOK_SENDER: finished attempts left to their lease")
+        with self._changed:
             left = list(self._running.values())
         for claim in left:
             try:

@@ -245,9 +245,7 @@ def test_an_expired_lease_makes_the_delivery_claimable_again_and_closes_the_open
     endpoint = endpoint_create(url=receiver.url())
     (delivery,) = backlog(endpoint, 1)
     (claim,) = deliveries_claim(1).claims
-    DeliveryAttempt.objects.create(delivery=delivery, number=1, started_at=timezone.now(), url=endpoint.url,
-                                   delivery_mode="json")
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempt_count=1)
+    assert DeliveryAttempt.objects.get(delivery=delivery).in_flight, "the claim opens the attempt it is about to make"
     expire(delivery)
 
     assert deliveries_recover_expired() == 1

@@ -12,7 +12,7 @@ from signal_server.models import WorkerHeartbeat
 from tests.factories import endpoint_create
 from tests.receiver import Answer, Receiver
 from webhooks.models import WebhookDelivery
-from webhooks.worker import DeliveryWorker
+from webhooks.worker import DeliveryWorker, IngressPressure
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -120,3 +120,42 @@ def test_the_deliver_command_drains_what_is_due(receiver):
     sent = deliveries_to(endpoint_create(url=receiver.url()), 3)
     call_command("deliver", "--drain", "--concurrency", "4", "--worker-id", "drainer")
     assert statuses(sent) == {"succeeded"} and len(receiver.requests) == 3
+
+
+# --- pushes first ------------------------------------------------------------------------------------------
+def test_ingress_is_busy_when_new_deliveries_arrive_faster_than_the_threshold():
+    pressure = IngressPressure(window=0.5, busy_per_second=50)
+    for step in range(6):
+        pressure.observe(step * 0.1, step * 10)  # 100 new deliveries a second
+    assert pressure.rate() == pytest.approx(100) and pressure.busy()
+
+
+def test_a_steady_trickle_is_not_a_burst():
+    pressure = IngressPressure(window=0.5, busy_per_second=50)
+    for step in range(6):
+        pressure.observe(step * 0.1, step)  # 10 a second: the Apps Script, one push after another
+    assert not pressure.busy()
+
+
+def test_pressure_forgets_what_is_older_than_its_window():
+    pressure = IngressPressure(window=0.5, busy_per_second=50)
+    pressure.observe(0.0, 0)
+    pressure.observe(0.1, 100)
+    for step in range(2, 12):
+        pressure.observe(step * 0.1, 100)
+    assert pressure.rate() == 0 and not pressure.busy()
+
+
+def test_while_pushes_pour_in_the_worker_claims_once_per_yield(receiver, monkeypatch):
+    endpoint = endpoint_create(url=receiver.url())
+    deliveries_to(endpoint, 3)
+    running = worker(ingress_yield=30.0, concurrency=1)
+    monkeypatch.setattr(IngressPressure, "busy", lambda self: True)
+    thread = in_background(running.run)
+    try:
+        assert len(receiver.wait_for(1, timeout=10)) == 1
+        threading.Event().wait(0.5)
+        assert len(receiver.requests) == 1, "one claim, then it waits for the pushes to calm down"
+    finally:
+        running.stop()
+        thread.join(timeout=10)

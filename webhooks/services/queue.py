@@ -1,7 +1,8 @@
 """The delivery rows as the queue (SPEC §7.1): claiming due deliveries lane by lane.
 
 A worker claims with a lease: the delivery moves to `sending` under a claim token, and only the holder
-of that token may record its answer. Claims are fair: every round visits the lanes in turn, each gets
+of that token may record its answer. The claim also records the attempt about to go out (still open),
+so a worker that dies mid-request leaves a visible trace. Claims are fair: every round visits the lanes in turn, each gets
 a share of the worker's free slots, and a lane admits only what its limits allow (webhooks.lanes), so
 one endpoint's backlog never holds back another's due delivery. On PostgreSQL the lane row and the
 delivery rows are taken with `SELECT … FOR UPDATE SKIP LOCKED`: two workers never wait for each other,
@@ -20,7 +21,7 @@ from django.db.models import Case, Count, F, Value, When
 from django.utils import timezone
 
 from webhooks import lanes
-from webhooks.models import EndpointLane, WebhookDelivery, WebhookEndpoint
+from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger("webhooks")
 
@@ -36,6 +37,7 @@ class Claim:
     delivery_id: int
     endpoint_id: int
     token: str
+    attempt: int = 0  # the number of the attempt the claim opened
     probe: bool = False
 
 
@@ -85,20 +87,41 @@ def try_lease(endpoint: WebhookEndpoint) -> timedelta:
 
 # --- claiming ----------------------------------------------------------------------------------------------
 def deliveries_claim(free: int, *, turn: int = 0, now: datetime | None = None) -> ClaimRound:
-    """Claim up to `free` due deliveries: test webhooks first, then each lane in turn (from `turn`)."""
+    """Claim up to `free` due deliveries: test webhooks first, then each lane in turn (from `turn`).
+
+    Reads first, and writes (in one transaction) only when some lane has something to take: an idle
+    round takes no write lock.
+    """
     now = now or timezone.now()
     result = ClaimRound()
     if free <= 0:
         return result
-    result.claims += _tests_claim(free, now)
     endpoints = _endpoints_with_lanes()
-    if not endpoints:
-        return result
     in_flight = dict(
         WebhookDelivery.objects.filter(status=Status.SENDING).values_list("endpoint_id").annotate(n=Count("pk"))
     )
-    start = turn % len(endpoints)
-    waiting = endpoints[start:] + endpoints[:start]
+    tests_due = _tests_due(now).exists()
+    candidates = [e for e in endpoints if _admissible(e, in_flight.get(e.pk, 0), now, result)]
+    if not tests_due and not candidates:
+        return result
+    with transaction.atomic():
+        if tests_due:
+            result.claims += _tests_claim(free, now)
+        start = turn % len(candidates) if candidates else 0
+        _lanes_claim(candidates[start:] + candidates[:start], free, now, result)
+    return result
+
+
+def _admissible(endpoint: WebhookEndpoint, in_flight: int, now: datetime, result: ClaimRound) -> bool:
+    """The lane may take something now and has something due (both read without locking)."""
+    hint = lanes.lane_admit(lane_of(endpoint.lane), lane_limits(endpoint), in_flight=in_flight, wanted=1, now=now)
+    if not _due(endpoint.pk, now).exists():
+        return False
+    result.wait_for(hint.wait_until)
+    return bool(hint.count)
+
+
+def _lanes_claim(waiting: list, free: int, now: datetime, result: ClaimRound) -> None:
     while waiting and len(result.claims) < free:
         share = -(-(free - len(result.claims)) // len(waiting))  # ceil: every free slot is offered
         took_share = []
@@ -106,14 +129,12 @@ def deliveries_claim(free: int, *, turn: int = 0, now: datetime | None = None) -
             wanted = min(share, free - len(result.claims))
             if wanted <= 0:
                 break
-            claims = _lane_claim(endpoint, wanted, in_flight.get(endpoint.pk, 0), now, result)
-            in_flight[endpoint.pk] = in_flight.get(endpoint.pk, 0) + len(claims)
+            claims = _lane_claim(endpoint, wanted, now, result)
             result.claims += claims
             if len(claims) == wanted:
                 took_share.append(endpoint)
         # Slots the other lanes left unused go round again to the lanes that took their whole share.
         waiting = took_share
-    return result
 
 
 def _endpoints_with_lanes() -> list[WebhookEndpoint]:
@@ -135,62 +156,63 @@ def _due(endpoint_id: int, now: datetime):
     )
 
 
-def _lane_claim(endpoint: WebhookEndpoint, wanted: int, in_flight: int, now: datetime, result: ClaimRound) -> list[Claim]:
+def _lane_claim(endpoint: WebhookEndpoint, wanted: int, now: datetime, result: ClaimRound) -> list[Claim]:
+    """Take up to `wanted` of the lane's due deliveries, within its limits (in the round's transaction)."""
+    row = EndpointLane.objects.select_for_update(skip_locked=True).filter(pk=endpoint.pk).first()
+    if row is None:
+        return []  # another worker is claiming from this lane right now
     limits = lane_limits(endpoint)
-    # Read first, write only when there is something to take: an idle round takes no write lock.
-    hint = lanes.lane_admit(lane_of(endpoint.lane), limits, in_flight=in_flight, wanted=wanted, now=now)
-    if not hint.count or not _due(endpoint.pk, now).exists():
-        if hint.wait_until is not None and _due(endpoint.pk, now).exists():
-            result.wait_for(hint.wait_until)
+    in_flight = WebhookDelivery.objects.filter(endpoint_id=endpoint.pk, status=Status.SENDING).count()
+    lane = lane_of(row)
+    admission = lanes.lane_admit(lane, limits, in_flight=in_flight, wanted=wanted, now=now)
+    result.wait_for(admission.wait_until)
+    if not admission.count:
         return []
-    with transaction.atomic():
-        row = EndpointLane.objects.select_for_update(skip_locked=True).filter(pk=endpoint.pk).first()
-        if row is None:
-            return []  # another worker is claiming from this lane right now
-        in_flight = WebhookDelivery.objects.filter(endpoint_id=endpoint.pk, status=Status.SENDING).count()
-        lane = lane_of(row)
-        admission = lanes.lane_admit(lane, limits, in_flight=in_flight, wanted=wanted, now=now)
-        result.wait_for(admission.wait_until)
-        if not admission.count:
-            return []
-        claims = _rows_claim(_due(endpoint.pk, now), endpoint, admission.count, now, probe=admission.probe)
-        if claims:
-            probe_id = claims[0].delivery_id if admission.probe else None
-            lane_store(row, lanes.lane_after_admission(lane, limits, admission, probe_id=probe_id, now=now))
+    claims = _rows_claim(_due(endpoint.pk, now), endpoint, admission.count, now, probe=admission.probe)
+    if claims:
+        probe_id = claims[0].delivery_id if admission.probe else None
+        lane_store(row, lanes.lane_after_admission(lane, limits, admission, probe_id=probe_id, now=now))
     return claims
+
+
+def _tests_due(now: datetime):
+    return WebhookDelivery.objects.filter(is_test=True, status=Status.PENDING, next_attempt_at__lte=now)
 
 
 def _tests_claim(free: int, now: datetime) -> list[Claim]:
     """Test webhooks go out at once, to any endpoint, whatever its lane says: staff are checking it."""
-    due = WebhookDelivery.objects.filter(is_test=True, status=Status.PENDING, next_attempt_at__lte=now)
-    if not due.exists():
-        return []
+    due = _tests_due(now)
     claims = []
     wanted = Counter(due.order_by("next_attempt_at", "pk").values_list("endpoint_id", flat=True)[:free])
-    with transaction.atomic():
-        for endpoint in WebhookEndpoint.objects.filter(pk__in=wanted):
-            claims += _rows_claim(due.filter(endpoint=endpoint), endpoint, wanted[endpoint.pk], now, probe=False)
+    for endpoint in WebhookEndpoint.objects.filter(pk__in=wanted):
+        claims += _rows_claim(due.filter(endpoint=endpoint), endpoint, wanted[endpoint.pk], now, probe=False)
     return claims
 
 
 def _rows_claim(due, endpoint: WebhookEndpoint, limit: int, now: datetime, *, probe: bool) -> list[Claim]:
-    """Move up to `limit` of the due rows to `sending` under one claim token, oldest due first."""
+    """Move up to `limit` of the due rows to `sending` under one claim token, oldest due first, and open
+    the attempt each is about to make."""
     rows = list(
         due.select_for_update(skip_locked=True)
         .annotate(prepared=Case(When(payload_json="", then=Value(False)), default=Value(True)))
         .order_by("next_attempt_at", "pk")
-        .values_list("pk", "prepared")[:limit]
+        .values_list("pk", "prepared", "attempt_count", "series")[:limit]
     )
     if not rows:
         return []
     token = uuid.uuid4().hex
-    for prepared in {prepared for _, prepared in rows}:
+    for prepared in {row[1] for row in rows}:
         # A payload still to build may copy files to the bucket first (SPEC §8): a longer first lease.
         lease = try_lease(endpoint) if prepared or not settings.R2_ENABLED else PREPARE_LEASE
-        WebhookDelivery.objects.filter(
-            pk__in=[pk for pk, ready in rows if ready == prepared], status=Status.PENDING
-        ).update(
-            status=Status.SENDING, claim_token=token, lease_expires_at=now + lease,
-            series_attempt_count=F("series_attempt_count") + 1, updated_at=now,
+        WebhookDelivery.objects.filter(pk__in=[row[0] for row in rows if row[1] == prepared]).update(
+            status=Status.SENDING, claim_token=token, lease_expires_at=now + lease, last_attempt_at=now,
+            attempt_count=F("attempt_count") + 1, series_attempt_count=F("series_attempt_count") + 1, updated_at=now,
         )
-    return [Claim(pk, endpoint.pk, token, probe=probe) for pk, _ in rows]
+    DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(
+            delivery_id=pk, number=attempts + 1, series=series, started_at=now, url=endpoint.url,
+            delivery_mode=endpoint.delivery_mode,
+        )
+        for pk, _, attempts, series in rows
+    )
+    return [Claim(pk, endpoint.pk, token, attempt=attempts + 1, probe=probe) for pk, _, attempts, _ in rows]

@@ -1,12 +1,17 @@
-"""Sending one claimed delivery (SPEC §7): its payload, its HTTP tries, and what the answer changes.
+"""Sending claimed deliveries (SPEC §7): their payloads, their HTTP tries, and what the answers change.
 
-Every try is recorded before it goes out and closed with its answer; the delivery then moves on
-(succeeded, failed, a retry at its scheduled time, or paused when its endpoint is gone or inactive),
-and the endpoint's lane learns the outcome, in one transaction. Whatever a receiver answers, and
-whatever raises inside one send, ends as a recorded attempt: a receiver cannot crash a worker.
+Sending and recording are apart. `delivery_attempt` builds the payload and makes the HTTP tries; it
+writes nothing (but the file offload's own records), so the worker runs it in sender threads that never
+queue for the database's write lock. `attempts_record` then records a batch of finished attempts in one
+transaction: each attempt closed with its answer, each delivery moved on (succeeded, failed, a retry
+at its scheduled time, or paused when its endpoint is gone or inactive), and each lane told the
+outcomes. Whatever a receiver answers, and whatever raises inside a send, ends as a recorded attempt:
+a receiver cannot crash a worker.
 """
 
 import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,8 +23,8 @@ from webhooks import lanes, outcomes, signing
 from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery, WebhookEndpoint, WebhookSettings
 from webhooks.payloads import payload_build
 from webhooks.schedule import retry_after_seconds, retry_delay
-from webhooks.services.endpoints import endpoint_deactivate
-from webhooks.services.queue import Claim, lane_limits, lane_of, lane_store, try_lease
+from webhooks.services.endpoints import endpoints_deactivate
+from webhooks.services.queue import Claim, lane_limits, lane_of, lane_store
 from webhooks.transport import HttpResult, webhook_post
 
 logger = logging.getLogger("webhooks")
@@ -36,40 +41,53 @@ SNIPPET_BYTES = 1024
 RECOVER_BATCH = 200
 
 
-class ClaimLost(Exception):
-    """The delivery was taken back (its lease expired) while this worker still held it."""
+@dataclass(frozen=True)
+class Try:
+    """One HTTP try: the mode, the headers as recorded (redacted), the body size and the answer."""
+
+    mode: str
+    headers: dict
+    size: int
+    started_at: datetime
+    result: HttpResult
 
 
-def delivery_send(claim: Claim) -> str | None:
-    """Run the claimed attempt (plus the immediate 415 fallback) and record it; the delivery's new status."""
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=claim.delivery_id)
-    if delivery.status != Status.SENDING or delivery.claim_token != claim.token:
-        return None
-    save_payload = not delivery.payload_json
-    if save_payload:
+@dataclass
+class Sent:
+    """A claimed delivery's attempt, made and not yet recorded."""
+
+    claim: Claim
+    delivery: WebhookDelivery
+    payload_json: str = ""  # built by this attempt: frozen when it is recorded
+    tries: list[Try] = field(default_factory=list)
+
+
+# --- sending (no database writes) --------------------------------------------------------------------------
+def deliveries_load(claims: list[Claim]) -> dict[int, WebhookDelivery]:
+    """The claimed deliveries with their endpoints and e-mails, for the sender threads (one query)."""
+    return WebhookDelivery.objects.select_related("endpoint", "email").in_bulk([c.delivery_id for c in claims])
+
+
+def delivery_attempt(claim: Claim, delivery: WebhookDelivery) -> Sent:
+    """The claimed attempt: the payload (built at the first attempt), then the POST, and at once the other
+    mode after a 415 when the endpoint falls back."""
+    sent = Sent(claim, delivery)
+    if not delivery.payload_json:
         delivery.payload = _payload_for(delivery)
+        sent.payload_json = delivery.payload_json
     endpoint = delivery.endpoint
     body = delivery.payload_json.encode("utf-8")
     modes = [endpoint.delivery_mode]
     if endpoint.fallback_on_415:
         modes += [m for m in CONTENT_TYPES if m != endpoint.delivery_mode]
-    try:
-        for index, mode in enumerate(modes):
-            headers = _request_headers(delivery, mode, body)
-            attempt = _attempt_begin(delivery, claim, mode, headers, len(body), save_payload=save_payload)
-            save_payload = False
-            result = _post(endpoint, body, headers)
-            if result.status_code == 415 and index + 1 < len(modes):
-                _attempt_close(attempt, result, outcomes.attempt_judge(415, result.text, requires_json=False))
-                _log_failure(delivery, attempt, result, outcomes.UNSUPPORTED_MEDIA_TYPE, "trying the other mode now")
-                continue
-            return _attempt_settle(delivery, claim, attempt, result)
-    except ClaimLost:
-        logger.warning(
-            "WEBHOOK_SENDER: delivery #%s was taken back while this worker still sent it (lease expired); "
-            "its state is left to the new attempt", delivery.pk,
-        )
-    return None
+    for mode in modes:
+        headers = _request_headers(delivery, mode, body)
+        started = timezone.now()
+        result = _post(endpoint, body, headers)
+        sent.tries.append(Try(mode, headers_redact(headers, endpoint.headers), len(body), started, result))
+        if result.status_code != 415:
+            break
+    return sent
 
 
 def _post(endpoint: WebhookEndpoint, body: bytes, headers: dict) -> HttpResult:
@@ -120,112 +138,127 @@ def headers_redact(headers: dict, custom: dict) -> dict:
     }
 
 
-def _attempt_begin(delivery, claim: Claim, mode, headers, size, *, save_payload: bool) -> DeliveryAttempt:
-    """Record the try before it goes out, so a worker dying mid-request leaves a visible trace."""
-    now = timezone.now()
-    changes = {
-        "attempt_count": F("attempt_count") + 1,
-        "last_attempt_at": now,
-        "lease_expires_at": now + try_lease(delivery.endpoint),
-        "updated_at": now,
-    }
-    if save_payload:
-        changes["payload_json"] = delivery.payload_json
-    with transaction.atomic():
-        if not _held(delivery.pk, claim).update(**changes):
-            raise ClaimLost(delivery.pk)
-        delivery.attempt_count += 1
-        attempt = DeliveryAttempt.objects.create(
-            delivery=delivery,
-            number=delivery.attempt_count,
-            series=delivery.series,
-            started_at=now,
-            url=delivery.endpoint.url,
-            delivery_mode=mode,
-            request_headers=headers_redact(headers, delivery.endpoint.headers),
-            request_size=size,
-        )
-    return attempt
-
-
-def _held(delivery_id: int, claim: Claim):
-    return WebhookDelivery.objects.filter(pk=delivery_id, status=Status.SENDING, claim_token=claim.token)
-
-
-def _attempt_close(attempt: DeliveryAttempt, result: HttpResult, verdict: outcomes.Verdict) -> None:
-    attempt.finished_at = timezone.now()
-    attempt.duration_ms = result.duration_ms
-    attempt.status_code = result.status_code
-    attempt.response_snippet = _snippet(result.text)
-    attempt.succeeded = verdict.succeeded
-    attempt.failure_reason = verdict.reason
-    attempt.error = "" if verdict.succeeded else _error_text(result)
-    attempt.save(
-        update_fields=[
-            "finished_at", "duration_ms", "status_code", "response_snippet", "succeeded", "failure_reason", "error",
-        ]
+def verdict_of(sent: Sent) -> outcomes.Verdict:
+    result = sent.tries[-1].result
+    if result.internal:
+        return outcomes.Verdict(False, outcomes.INTERNAL_ERROR, True, lanes.Outcome.FAILURE)
+    return outcomes.attempt_judge(
+        result.status_code, result.text, requires_json=sent.delivery.endpoint.success_requires_json,
+        blocked=result.blocked,
     )
 
 
-def _attempt_settle(delivery: WebhookDelivery, claim: Claim, attempt: DeliveryAttempt, result: HttpResult) -> str:
-    """Record the answer, move the delivery on, and tell its lane, in one transaction."""
-    endpoint = delivery.endpoint
-    if result.internal:
-        verdict = outcomes.Verdict(False, outcomes.INTERNAL_ERROR, True, lanes.Outcome.FAILURE)
-    else:
-        verdict = outcomes.attempt_judge(
-            result.status_code, result.text, requires_json=endpoint.success_requires_json, blocked=result.blocked
-        )
+# --- recording (one transaction per batch) -----------------------------------------------------------------
+def attempts_record(batch: list[Sent]) -> dict[int, str | None]:
+    """Record finished attempts, move their deliveries on and tell their lanes; each delivery's new status
+    (None when its claim no longer held: the attempt stays recorded, the delivery belongs to another)."""
     now = timezone.now()
-    retry_after = retry_after_seconds(result.headers.get("retry-after"), now)
+    verdicts = {id(sent): verdict_of(sent) for sent in batch}
+    schedule = WebhookSettings.load().retry_schedule_seconds
+    states: dict[int, dict | None] = {}
     with transaction.atomic():
-        _attempt_close(attempt, result, verdict)
-        deactivation = _lane_learn(delivery, claim, verdict.lane, now) if not delivery.is_test else None
-        if verdict.gone and not delivery.is_test:
-            deactivation = (Reason.GONE, f"HTTP 410 Gone answered to delivery #{delivery.pk} at {now:%Y-%m-%d %H:%M:%S} UTC")
-        state = _next_state(delivery, verdict, retry_after, paused=deactivation is not None, now=now)
-        moved = _held(delivery.pk, claim).update(
-            **state, last_status_code=result.status_code, last_error="" if verdict.succeeded else _error_text(result),
-            failure_reason=verdict.reason, claim_token="", lease_expires_at=None, updated_at=now,
-        )
-        if moved and deactivation is not None:
-            endpoint_deactivate(endpoint.pk, reason=deactivation[0], note=deactivation[1], now=now)
-    if not moved:
-        # The attempt and the lane keep what really happened; the delivery belongs to whoever holds it now.
-        raise ClaimLost(delivery.pk)
-    _log_settled(delivery, attempt, result, verdict, state)
-    return state["status"]
+        for sent in batch:
+            _attempt_close(sent, verdicts[id(sent)])
+        outcomes_by_lane = defaultdict(list)
+        for sent in batch:
+            if not sent.delivery.is_test:
+                outcomes_by_lane[sent.delivery.endpoint_id].append((sent.delivery.pk, verdicts[id(sent)].lane))
+        deactivations = lanes_learn(outcomes_by_lane, now)
+        for sent in batch:
+            verdict = verdicts[id(sent)]
+            if verdict.gone and not sent.delivery.is_test:
+                deactivations.setdefault(sent.delivery.endpoint_id, _gone(sent, now))
+        for sent in batch:
+            states[sent.delivery.pk] = _delivery_move(sent, verdicts[id(sent)], schedule, deactivations, now)
+        for endpoint_id, (reason, note) in deactivations.items():
+            endpoints_deactivate(WebhookEndpoint.objects.filter(pk=endpoint_id), reason=reason, note=note, now=now)
+    for sent in batch:
+        _log_recorded(sent, verdicts[id(sent)], states[sent.delivery.pk], now)
+    return {pk: state["status"] if state else None for pk, state in states.items()}
 
 
-def _next_state(delivery, verdict: outcomes.Verdict, retry_after: float | None, *, paused: bool, now: datetime) -> dict:
+def delivery_send(claim: Claim) -> str | None:
+    """Send one claimed delivery and record it, in the caller's thread; the delivery's new status."""
+    delivery = deliveries_load([claim]).get(claim.delivery_id)
+    if delivery is None or delivery.status != Status.SENDING or delivery.claim_token != claim.token:
+        return None
+    return attempts_record([delivery_attempt(claim, delivery)])[claim.delivery_id]
+
+
+def _attempt_close(sent: Sent, verdict: outcomes.Verdict) -> None:
+    """Close the attempt the claim opened; record a 415 fallback's second try as an attempt of its own."""
+    for index, one in enumerate(sent.tries):
+        judged = verdict if index == len(sent.tries) - 1 else outcomes.attempt_judge(415, "", requires_json=False)
+        closing = {
+            "finished_at": one.started_at + timedelta(milliseconds=one.result.duration_ms),
+            "duration_ms": one.result.duration_ms, "status_code": one.result.status_code,
+            "response_snippet": _snippet(one.result.text), "succeeded": judged.succeeded,
+            "failure_reason": judged.reason, "error": "" if judged.succeeded else _error_text(one.result),
+            "delivery_mode": one.mode, "request_headers": one.headers, "request_size": one.size,
+        }
+        if index == 0:
+            DeliveryAttempt.objects.filter(delivery_id=sent.delivery.pk, number=sent.claim.attempt).update(**closing)
+        else:
+            DeliveryAttempt.objects.create(
+                delivery_id=sent.delivery.pk, number=sent.claim.attempt + index, series=sent.delivery.series,
+                started_at=one.started_at, url=sent.delivery.endpoint.url, **closing,
+            )
+
+
+def lanes_learn(outcomes_by_lane: dict[int, list], now: datetime) -> dict[int, tuple[str, str]]:
+    """Fold each lane's outcomes into it (rows locked in id order); the endpoints now failing for too long."""
+    deactivations = {}
+    rows = EndpointLane.objects.select_for_update().select_related("endpoint").filter(pk__in=outcomes_by_lane)
+    for row in rows.order_by("pk"):
+        endpoint = row.endpoint
+        lane, limits = lane_of(row), lane_limits(endpoint)
+        for delivery_id, outcome in outcomes_by_lane[row.pk]:
+            lane = lanes.lane_after_attempt(lane, limits, outcome, delivery_id=delivery_id, now=now)
+        lane_store(row, lane)
+        hours = settings.ENDPOINT_DISABLE_AFTER_HOURS
+        if hours and endpoint.is_active and lanes.lane_is_failing_for(lane, timedelta(hours=hours), now):
+            deactivations[row.pk] = (
+                Reason.FAILING, f"every attempt failed since {lane.failing_since:%Y-%m-%d %H:%M:%S} UTC ({hours} h or more)"
+            )
+    return deactivations
+
+
+def _gone(sent: Sent, now: datetime) -> tuple[str, str]:
+    return Reason.GONE, f"HTTP 410 Gone answered to delivery #{sent.delivery.pk} at {now:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _delivery_move(sent: Sent, verdict, schedule: list[int], deactivations: dict, now: datetime) -> dict | None:
+    """Move the delivery to its next state, if the claim still holds it; that state."""
+    delivery, result = sent.delivery, sent.tries[-1].result
+    inactive = delivery.endpoint_id in deactivations or not delivery.endpoint.is_active
+    retry_after = retry_after_seconds(result.headers.get("retry-after"), now)
+    state = _next_state(delivery, verdict, schedule, retry_after, paused=inactive, now=now)
+    changes = {
+        **state, "last_status_code": result.status_code, "failure_reason": verdict.reason,
+        "last_error": "" if verdict.succeeded else _error_text(result),
+        "attempt_count": F("attempt_count") + len(sent.tries) - 1, "claim_token": "", "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if sent.payload_json:
+        changes["payload_json"] = sent.payload_json
+    moved = _held(delivery.pk, sent.claim).update(**changes)
+    return state if moved else None
+
+
+def _next_state(delivery, verdict: outcomes.Verdict, schedule, retry_after: float | None, *, paused: bool, now) -> dict:
     if verdict.succeeded:
         return {"status": Status.SUCCEEDED, "next_attempt_at": None, "completed_at": now}
     if verdict.gone and not delivery.is_test:
         return {"status": Status.PAUSED, "next_attempt_at": now, "completed_at": None}
-    retry_in = None
-    if verdict.retryable:
-        schedule = WebhookSettings.load().retry_schedule_seconds
-        retry_in = retry_delay(schedule, delivery.series_attempt_count, retry_after)
+    retry_in = retry_delay(schedule, delivery.series_attempt_count, retry_after) if verdict.retryable else None
     if retry_in is None:
         return {"status": Status.FAILED, "next_attempt_at": None, "completed_at": now}
-    waiting = Status.PAUSED if paused or not _endpoint_active(delivery.endpoint_id) else Status.PENDING
+    waiting = Status.PAUSED if paused and not delivery.is_test else Status.PENDING
     return {"status": waiting, "next_attempt_at": now + timedelta(seconds=retry_in), "completed_at": None}
 
 
-def _endpoint_active(endpoint_id: int) -> bool:
-    return WebhookEndpoint.objects.filter(pk=endpoint_id, is_active=True).exists()
-
-
-def _lane_learn(delivery: WebhookDelivery, claim: Claim, outcome: lanes.Outcome, now: datetime):
-    """Update the lane with this outcome; (reason, note) when the endpoint must now be deactivated."""
-    endpoint = delivery.endpoint
-    row, _ = EndpointLane.objects.select_for_update().get_or_create(endpoint_id=endpoint.pk)
-    lane = lanes.lane_after_attempt(lane_of(row), lane_limits(endpoint), outcome, delivery_id=delivery.pk, now=now)
-    lane_store(row, lane)
-    hours = settings.ENDPOINT_DISABLE_AFTER_HOURS
-    if hours and endpoint.is_active and lanes.lane_is_failing_for(lane, timedelta(hours=hours), now):
-        return Reason.FAILING, f"every attempt failed since {lane.failing_since:%Y-%m-%d %H:%M:%S} UTC ({hours} h or more)"
-    return None
+def _held(delivery_id: int, claim: Claim):
+    return WebhookDelivery.objects.filter(pk=delivery_id, status=Status.SENDING, claim_token=claim.token)
 
 
 # --- taking a delivery back from its worker ------------------------------------------------------------------
@@ -253,8 +286,9 @@ def delivery_interrupt(claim: Claim, *, reason: str) -> bool:
         return False
     error = f"interrupted: {reason}, before the answer was recorded"
     verdict = outcomes.Verdict(False, outcomes.REQUEST_FAILED, True, lanes.Outcome.FAILURE)
+    schedule = WebhookSettings.load().retry_schedule_seconds
     with transaction.atomic():
-        state = _next_state(delivery, verdict, None, paused=False, now=now)
+        state = _next_state(delivery, verdict, schedule, None, paused=not delivery.endpoint.is_active, now=now)
         moved = _held(delivery.pk, claim).update(
             **state, failure_reason=outcomes.REQUEST_FAILED, last_error=error, last_status_code=None,
             claim_token="", lease_expires_at=None, updated_at=now,
@@ -265,7 +299,7 @@ def delivery_interrupt(claim: Claim, *, reason: str) -> bool:
             finished_at=now, error=error, failure_reason=outcomes.REQUEST_FAILED, succeeded=False
         )
         if not delivery.is_test:
-            _lane_learn(delivery, claim, lanes.Outcome.FAILURE, now)
+            lanes_learn({delivery.endpoint_id: [(delivery.pk, lanes.Outcome.FAILURE)]}, now)
     logger.warning(
         "WEBHOOK_SENDER: Error sending webhook to %s: delivery #%s interrupted (%s); %s", delivery.endpoint.name,
         delivery.pk, reason, "giving up" if state["status"] == Status.FAILED else "back in the queue",
@@ -274,27 +308,38 @@ def delivery_interrupt(claim: Claim, *, reason: str) -> bool:
 
 
 # --- log lines ---------------------------------------------------------------------------------------------
-def _log_settled(delivery, attempt, result: HttpResult, verdict: outcomes.Verdict, state: dict) -> None:
-    endpoint = delivery.endpoint
-    if verdict.succeeded:
+def _log_recorded(sent: Sent, verdict: outcomes.Verdict, state: dict | None, now: datetime) -> None:
+    delivery, endpoint = sent.delivery, sent.delivery.endpoint
+    number = sent.claim.attempt + len(sent.tries) - 1
+    for index, one in enumerate(sent.tries[:-1]):
+        _log_failure(delivery, sent.claim.attempt + index, one.result, outcomes.UNSUPPORTED_MEDIA_TYPE,
+                     "trying the other mode now")
+    result = sent.tries[-1].result
+    status = state["status"] if state else None
+    if status is None:
+        logger.warning(
+            "WEBHOOK_SENDER: delivery #%s was taken back while this worker still sent it (lease expired); "
+            "its state is left to the new attempt", delivery.pk,
+        )
+    elif verdict.succeeded:
         logger.info(
             "WEBHOOK_SENDER: Webhook sent successfully to %s (%s): delivery #%s attempt %s, HTTP %s in %d ms",
-            endpoint.name, endpoint.url_masked, delivery.pk, attempt.number, result.status_code, result.duration_ms,
+            endpoint.name, endpoint.url_masked, delivery.pk, number, result.status_code, result.duration_ms,
         )
-    elif state["status"] == Status.FAILED:
-        _log_failure(delivery, attempt, result, verdict.reason, "giving up")
-    elif state["status"] == Status.PAUSED:
-        _log_failure(delivery, attempt, result, verdict.reason, "paused until the endpoint is active again")
+    elif status == Status.FAILED:
+        _log_failure(delivery, number, result, verdict.reason, "giving up")
+    elif status == Status.PAUSED:
+        _log_failure(delivery, number, result, verdict.reason, "paused until the endpoint is active again")
     else:
-        retry_in = (state["next_attempt_at"] - timezone.now()).total_seconds()
-        _log_failure(delivery, attempt, result, verdict.reason, f"retry in {max(0, retry_in):.0f} s")
+        retry_in = (state["next_attempt_at"] - now).total_seconds()
+        _log_failure(delivery, number, result, verdict.reason, f"retry in {retry_in:.0f} s")
 
 
-def _log_failure(delivery, attempt, result: HttpResult, reason: str, then: str) -> None:
+def _log_failure(delivery, number: int, result: HttpResult, reason: str, then: str) -> None:
     endpoint = delivery.endpoint
     logger.warning(
         "WEBHOOK_SENDER: Error sending webhook to %s (%s): delivery #%s attempt %s, %s (%s); %s",
-        endpoint.name, endpoint.url_masked, delivery.pk, attempt.number,
+        endpoint.name, endpoint.url_masked, delivery.pk, number,
         f"HTTP {result.status_code}" if result.status_code else result.error or "no response", reason, then,
     )
 

@@ -29,6 +29,7 @@ class Command(BaseCommand):
         worker = DeliveryWorker(
             concurrency=concurrency, poll_seconds=settings.DELIVERY_POLL_SECONDS,
             stop_grace=settings.DELIVERY_STOP_GRACE_SECONDS, worker_id=worker_id,
+            ingress_yield=settings.DELIVERY_INGRESS_YIELD_SECONDS,
         )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: worker.stop())
