@@ -138,7 +138,7 @@ DELIVERY_CONCURRENCY = env.int("DELIVERY_CONCURRENCY", default=32)
 # Worker processes `serve` starts; more can run anywhere that reaches the database (`manage.py deliver`).
 DELIVERY_WORKERS = env.int("DELIVERY_WORKERS", default=1)
 # How often an idle worker looks for due deliveries.
-DELIVERY_POLL_SECONDS = env.float("DELIVERY_POLL_SECONDS", default=0.05)
+DELIVERY_POLL_SECONDS = env.float("DELIVERY_POLL_SECONDS", default=0.005)
 # Circuit breaker cool-down: the first open period, doubled after each failed probe up to the maximum.
 DELIVERY_BREAKER_COOLDOWN_SECONDS = env.int("DELIVERY_BREAKER_COOLDOWN_SECONDS", default=30)
 DELIVERY_BREAKER_COOLDOWN_MAX_SECONDS = env.int("DELIVERY_BREAKER_COOLDOWN_MAX_SECONDS", default=600)

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from signal_server.heartbeat import heartbeat_forget, heartbeat_record
 from webhooks.selectors import delivery_newest_id
+from webhooks.services.endpoints import deliveries_pause_align
 from webhooks.services.queue import Claim, deliveries_claim
 from webhooks.services.sending import (
     Sent,
@@ -44,6 +45,9 @@ logger = logging.getLogger("webhooks.worker")
 
 HEARTBEAT_SECONDS = 5.0
 RECOVER_SECONDS = 2.0
+# Between checks for new pushes (one indexed read of the newest delivery id, every poll), the lanes are
+# scanned for what fell due on its own (retries, deferred e-mails, lanes reopening) this often.
+SCAN_SECONDS = 0.25
 # After a send finishes the loop claims again at once, but not more often than this: completions
 # arriving together are answered by one claim round.
 MIN_ROUND_SECONDS = 0.005
@@ -104,6 +108,10 @@ class DeliveryWorker:
         self._ingress_yield = ingress_yield
         self._pressure = IngressPressure()
         self._last_claim = 0.0
+        self._next_scan = 0.0
+        self._newest_seen = -1
+        self._settled_at_claim = 0
+        self._drain_mode = False
 
     @property
     def in_flight(self) -> int:
@@ -116,6 +124,7 @@ class DeliveryWorker:
     def run(self, *, drain: bool = False) -> None:
         """Send until stopped; with `drain`, stop once nothing is due and nothing is in flight."""
         logger.info("Delivery worker %s started: up to %d deliveries at once", self.worker_id, self.concurrency)
+        self._drain_mode = drain
         self._senders = [
             threading.Thread(target=self._sender, name=f"delivery-{n}", daemon=True) for n in range(self.concurrency)
         ]
@@ -145,8 +154,8 @@ class DeliveryWorker:
         try:
             self._record()
             self._maintain()
-            free = self.concurrency - len(self._running) if self._claiming() else 0
-            claimed = deliveries_claim(free, turn=self._turn) if free else None
+            free = self.concurrency - len(self._running)
+            claimed = deliveries_claim(free, turn=self._turn) if free and self._claiming() else None
             deliveries = deliveries_load(claimed.claims) if claimed and claimed.claims else {}
         except DATABASE_ERRORS as exc:
             self._outage(exc)
@@ -160,7 +169,10 @@ class DeliveryWorker:
             busy = len(self._running)
         timeout = self.poll_seconds
         if claimed is not None and claimed.wait_until is not None:
-            timeout = min(timeout, max(0.0, (claimed.wait_until - timezone.now()).total_seconds()))
+            # A lane admits again then (rate limit, cool-down): look exactly then.
+            wait = max(0.0, (claimed.wait_until - timezone.now()).total_seconds())
+            self._next_scan = min(self._next_scan, time.monotonic() + wait)
+            timeout = min(timeout, wait)
         started = time.monotonic()
         with self._changed:
             # Until a send finishes (a slot frees up), or it is time to look again.
@@ -170,13 +182,19 @@ class DeliveryWorker:
         return busy
 
     def _claiming(self) -> bool:
-        """Claim this round: unless pushes pour in and the last claim was less than the yield ago."""
+        """Claim this round when something may have fallen due: a new push, a finished send (a lane slot
+        freed), or the periodic scan; but while pushes pour in, only once per ingress yield."""
         now = time.monotonic()
+        newest = delivery_newest_id()
+        arrived, self._newest_seen = newest != self._newest_seen, newest
         if self._ingress_yield:
-            self._pressure.observe(now, delivery_newest_id())
+            self._pressure.observe(now, newest)
             if self._pressure.busy() and now - self._last_claim < self._ingress_yield:
                 return False
-        self._last_claim = now
+        freed = self._settled != self._settled_at_claim
+        if not (arrived or freed or now >= self._next_scan or self._drain_mode):
+            return False
+        self._last_claim, self._next_scan, self._settled_at_claim = now, now + SCAN_SECONDS, self._settled
         return True
 
     def _record(self) -> None:
@@ -226,6 +244,7 @@ class DeliveryWorker:
             recovered = deliveries_recover_expired()
             if recovered:
                 logger.warning("WEBHOOK_SENDER: took back %d deliveries whose worker stopped mid-attempt", recovered)
+            deliveries_pause_align()
             self._next_recovery = now + RECOVER_SECONDS
         if now >= self._next_beat:
             heartbeat_record(

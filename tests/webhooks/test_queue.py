@@ -13,6 +13,7 @@ from tests.queue import queue_pass, send_due
 from tests.receiver import Answer
 from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery, WebhookEndpoint
 from webhooks.services.deliveries import endpoint_test_send
+from webhooks.services.endpoints import deliveries_pause_align
 from webhooks.services.queue import deliveries_claim
 from webhooks.services.sending import deliveries_recover_expired, delivery_send
 
@@ -310,3 +311,22 @@ def test_an_exception_inside_a_send_becomes_a_recorded_attempt(receiver, short_s
     attempt = delivery.attempts.get()
     assert attempt.failure_reason == "internal_error" and "UnicodeEncodeError" in attempt.error
     assert receiver.requests == []
+
+
+# --- paused exactly while the endpoint is inactive ---------------------------------------------------------
+def test_a_delivery_created_pending_for_an_endpoint_just_deactivated_is_paused():
+    (delivery,) = backlog(endpoint_create(is_active=False), 1)  # a push that read the configuration a moment before
+    assert deliveries_pause_align() == 1
+    assert status_of(delivery) == "paused"
+
+
+def test_a_delivery_left_paused_for_an_active_endpoint_resumes():
+    (delivery,) = backlog(endpoint_create(), 1)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="paused")
+    assert deliveries_pause_align() == 1
+    assert status_of(delivery) == "pending"
+
+
+def test_test_webhooks_to_an_inactive_endpoint_are_not_paused():
+    test = endpoint_test_send(endpoint_create(is_active=False))
+    assert deliveries_pause_align() == 0 and status_of(test) == "pending"

@@ -63,9 +63,20 @@ def endpoints_deactivate(endpoints, *, reason: str, note: str = "", now: datetim
     return count
 
 
-def endpoint_deactivate(endpoint_id: int, *, reason: str, note: str, now: datetime) -> bool:
-    """Deactivate one endpoint for the worker (410 Gone, failing for too long); False if it already was."""
-    return bool(endpoints_deactivate(WebhookEndpoint.objects.filter(pk=endpoint_id), reason=reason, note=note, now=now))
+def deliveries_pause_align() -> int:
+    """Paused exactly while the endpoint is inactive: a push that read the configuration just before its
+    endpoint was deactivated (or activated) may have left one the other way round. How many moved."""
+    now = timezone.now()
+    waiting = WebhookDelivery.objects.filter(is_test=False)
+    moved = 0
+    for stale, status in (
+        (waiting.filter(status=Status.PENDING, endpoint__is_active=False), Status.PAUSED),
+        (waiting.filter(status=Status.PAUSED, endpoint__is_active=True), Status.PENDING),
+    ):
+        if stale.exists():  # read first: an UPDATE would take SQLite's write lock even when it changes nothing
+            with transaction.atomic():
+                moved += stale.update(status=status, updated_at=now)
+    return moved
 
 
 def config_seed_from_env() -> list[str]:
