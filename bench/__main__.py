@@ -309,35 +309,40 @@ def delivery_scenarios(args) -> dict:
 def ratios(report: dict, this: str, baseline: str) -> dict:
     a, b = report["builds"][this], report["builds"][baseline]
     ratio = {}
-    for index, level in enumerate((8, 32)):
-        mine, theirs = a["ingress"][index], b["ingress"][index]
+    for mine, theirs in zip(a.get("ingress", []), b.get("ingress", []), strict=True):
+        level = mine["concurrency"]
         ratio[f"ingress_c{level}_rps"] = round(mine["requests_per_second"] / theirs["requests_per_second"], 3)
         ratio[f"ingress_c{level}_p99"] = round(mine["p99_ms"] / theirs["p99_ms"], 3)
     for name in ("drain_slow_receiver", "drain_instant_receiver"):
-        ratio[f"{name}_rate"] = round(
-            a[name]["deliveries_per_second"] / max(0.01, b[name]["deliveries_per_second"]), 2
-        )
+        if name in a:
+            ratio[f"{name}_rate"] = round(a[name]["deliveries_per_second"] / max(0.01, b[name]["deliveries_per_second"]), 2)
     return ratio
 
 
+ROWS = (
+    ("ingress c=8 req/s (median)", "ingress", lambda b: b["ingress"][0]["requests_per_second"]),
+    ("ingress c=8 p99 ms", "ingress", lambda b: b["ingress"][0]["p99_ms"]),
+    ("ingress c=32 req/s (median)", "ingress", lambda b: b["ingress"][1]["requests_per_second"]),
+    ("ingress c=32 p99 ms", "ingress", lambda b: b["ingress"][1]["p99_ms"]),
+    ("end-to-end idle p50 / p95 ms", "end_to_end_idle",
+     lambda b: f"{b['end_to_end_idle']['p50_ms']} / {b['end_to_end_idle']['p95_ms']}"),
+    ("healthy p50/p99 s, beside 1 s", "isolation_slow", lambda b: _isolation(b["isolation_slow"])),
+    ("healthy p50/p99 s, black hole", "isolation_black_hole", lambda b: _isolation(b["isolation_black_hole"])),
+    ("drain to a 200 ms receiver /s", "drain_slow_receiver", lambda b: b["drain_slow_receiver"]["deliveries_per_second"]),
+    ("drain to an instant one /s", "drain_instant_receiver",
+     lambda b: b["drain_instant_receiver"]["deliveries_per_second"]),
+    ("worker peak RSS MB (200 ms)", "drain_slow_receiver", lambda b: b["drain_slow_receiver"]["worker_peak_rss_mb"]),
+    ("web peak RSS MB", "peak_rss_web_mb", lambda b: b["peak_rss_web_mb"]),
+)
+
+
 def table(report: dict) -> str:
-    lines = [f"{'':<32}" + "".join(f"{name:>24}" for name in report["builds"])]
-
-    def row(label, value):
-        lines.append(f"{label:<32}" + "".join(f"{str(value(b)):>24}" for b in report["builds"].values()))
-
-    for index, level in enumerate((8, 32)):
-        row(f"ingress c={level} req/s (median)", lambda b: b["ingress"][index]["requests_per_second"])
-        row(f"ingress c={level} p99 ms", lambda b: b["ingress"][index]["p99_ms"])
-    row("end-to-end idle p50 / p95 ms", lambda b: f"{b['end_to_end_idle']['p50_ms']} / {b['end_to_end_idle']['p95_ms']}")
-    for name, label in (("isolation_slow", "beside a 1 s receiver"), ("isolation_black_hole", "beside a black hole")):
-        row(f"healthy p50/p99 s, {label}", lambda b: _isolation(b[name]))
-    row("drain to a 200 ms receiver /s", lambda b: b["drain_slow_receiver"]["deliveries_per_second"])
-    row("drain to an instant one /s", lambda b: b["drain_instant_receiver"]["deliveries_per_second"])
-    row("worker peak RSS MB (200 ms)", lambda b: b["drain_slow_receiver"]["worker_peak_rss_mb"])
-    row("web peak RSS MB", lambda b: b["peak_rss_web_mb"])
-    for key, value in report.get("ratios", {}).items():
-        lines.append(f"ratio this/baseline {key:<25}{value:>10}")
+    builds = report["builds"]
+    lines = [f"{'':<32}" + "".join(f"{name:>24}" for name in builds)]
+    for label, key, value in ROWS:
+        if all(key in figures for figures in builds.values()):
+            lines.append(f"{label:<32}" + "".join(f"{value(figures)!s:>24}" for figures in builds.values()))
+    lines += [f"ratio this/baseline {key:<25}{value:>10}" for key, value in report.get("ratios", {}).items()]
     return "\n".join(lines)
 
 
@@ -345,6 +350,19 @@ def _isolation(result: dict) -> str:
     if result["healthy_p99_s"] is None:
         return f"{result['healthy_delivered']}/{result['emails']} in {result['cap_seconds']:g} s"
     return f"{result['healthy_p50_s']} / {result['healthy_p99_s']}"
+
+
+def servers_start() -> None:
+    """A throw-away PostgreSQL and Redis for this run (tests/servers.py), stopped when it ends."""
+    import atexit
+    import tempfile
+
+    from tests import servers
+
+    directory = Path(tempfile.mkdtemp(prefix="signal-bench-servers-"))
+    atexit.register(servers.servers_stop)
+    os.environ["DATABASE_URL"] = servers.postgresql_start(directory / "postgresql")
+    os.environ["REDIS_URL"] = servers.redis_start(directory / "redis")
 
 
 def progress(message: str) -> None:
@@ -362,8 +380,17 @@ def main() -> None:
     parser.add_argument("--isolation-cap", type=float, default=60, help="seconds to wait for the healthy endpoint")
     parser.add_argument("--e2e", type=int, default=100, help="idle end-to-end pushes")
     parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+    parser.add_argument(
+        "--only", choices=("ingress", "delivery"), help="run only the ingress, or only the delivery, scenarios"
+    )
+    parser.add_argument(
+        "--stack", choices=("env", "servers"), default="env",
+        help="env: DATABASE_URL/REDIS_URL as set (default: SQLite); servers: a throw-away PostgreSQL + Redis",
+    )
     parser.add_argument("--output", default=str(ROOT / "var" / "bench.json"))
     args = parser.parse_args()
+    if args.stack == "servers":
+        servers_start()
 
     builds = [this_build()] + ([baseline_build(args.compare)] if args.compare else [])
     report: dict = {
@@ -373,14 +400,16 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "builds": {build.name: {} for build in builds},
     }
-    progress("ingress and end-to-end latency, every build at once")
-    for name, figures in ingress_scenario(builds, args).items():
-        report["builds"][name].update(figures)
-    # Scenario by scenario, every build in turn: a slow spell of the machine hits the builds alike.
-    for name, scenario in delivery_scenarios(args).items():
-        for build in builds:
-            progress(f"{name}: {build.name}")
-            report["builds"][build.name][name] = scenario(build)
+    if args.only != "delivery":
+        progress("ingress and end-to-end latency, every build at once")
+        for name, figures in ingress_scenario(builds, args).items():
+            report["builds"][name].update(figures)
+    if args.only != "ingress":
+        # Scenario by scenario, every build in turn: a slow spell of the machine hits the builds alike.
+        for name, scenario in delivery_scenarios(args).items():
+            for build in builds:
+                progress(f"{name}: {build.name}")
+                report["builds"][build.name][name] = scenario(build)
     if args.compare:
         report["ratios"] = ratios(report, builds[0].name, builds[1].name)
 

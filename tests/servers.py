@@ -19,6 +19,7 @@ any test starts and names the command that installs it: nothing is skipped silen
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from pathlib import Path
 
@@ -78,7 +79,11 @@ def servers_stop() -> None:
     while _servers:
         executor, directory = _servers.pop()
         if executor is not None:
-            executor.stop()
+            try:
+                executor.stop()
+            except Exception as exc:  # the others are still stopped and every directory removed
+                print(f"stopping {type(executor).__name__} failed: {exc}", file=sys.stderr)
+                executor.kill()
         shutil.rmtree(directory, ignore_errors=True)
 
 

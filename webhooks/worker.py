@@ -52,6 +52,7 @@ SCAN_SECONDS = 0.25
 # arriving together are answered by one claim round.
 MIN_ROUND_SECONDS = 0.005
 OUTAGE_BACKOFF_MAX_SECONDS = 5.0
+RECORD_BATCH = 8
 # New deliveries per second above which pushes are pouring in: the Apps Script sends one at a time.
 INGRESS_BUSY_PER_SECOND = 50.0
 INGRESS_WINDOW_SECONDS = 0.5
@@ -198,20 +199,22 @@ class DeliveryWorker:
         return True
 
     def _record(self) -> None:
-        """Record the attempts the senders finished since the last round, in one transaction."""
+        """Record the attempts the senders finished since the last round, RECORD_BATCH per transaction:
+        short transactions keep the web processes' wait for SQLite's write lock short."""
         with self._changed:
-            batch, self._finished = self._finished, []
-        if not batch:
-            return
-        try:
-            attempts_record(batch)
-        except DATABASE_ERRORS:
+            finished, self._finished = self._finished, []
+        for start in range(0, len(finished), RECORD_BATCH):
+            batch = finished[start : start + RECORD_BATCH]
+            try:
+                attempts_record(batch)
+            except DATABASE_ERRORS:
+                with self._changed:
+                    # Kept for the next round: nothing sent is forgotten.
+                    self._finished = finished[start:] + self._finished
+                raise
             with self._changed:
-                self._finished = batch + self._finished  # kept for the next round: nothing sent is forgotten
-            raise
-        with self._changed:
-            for sent in batch:
-                self._running.pop(sent.claim.delivery_id, None)
+                for sent in batch:
+                    self._running.pop(sent.claim.delivery_id, None)
 
     def _sender(self) -> None:
         """A sender thread: makes the attempts it is handed; its database connection (the file offload's)
