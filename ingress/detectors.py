@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from ingress.links import provider_for_host
-from ingress.text import fold
+from core.providers import provider_for_host
+from core.text import fold
 
 RECADRAGE = "recadrage"
 DESABO = "desabonnement_journee_tarifs"

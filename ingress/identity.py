@@ -1,16 +1,6 @@
-"""Who sent an e-mail and which id it deduplicates on (SPEC §3.2, legacy-compatible)."""
+"""Which id an e-mail deduplicates on (SPEC §3.2, legacy-compatible)."""
 
 import hashlib
-from email.utils import parseaddr
-
-
-def sender_email_parse(sender: str) -> str:
-    """The address in `Name <a@b.fr>`, trimmed and lower-cased; the trimmed raw value when none parses."""
-    try:
-        address = parseaddr(sender)[1].strip()
-    except (TypeError, ValueError):
-        address = ""
-    return (address or sender.strip()).lower()
 
 
 def email_id_compute(*, subject: str, sender_email: str, date: str, message_id: str = "") -> str:

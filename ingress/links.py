@@ -4,14 +4,9 @@ import re
 from collections.abc import Iterator
 from urllib.parse import quote, unquote, unquote_to_bytes, urlencode, urlsplit, urlunsplit
 
-from ingress.text import entities_decode, html_view
+from core.providers import PROVIDER_DOMAINS, provider_for_host
+from core.text import entities_decode, html_view
 
-PROVIDER_DOMAINS = {
-    "dropbox.com": "dropbox",
-    "fromsmash.com": "fromsmash",
-    "swisstransfer.com": "swisstransfer",
-    "wetransfer.com": "wetransfer",
-}
 
 # A URL runs to whitespace, "<", ">" or '"' (legacy boundary). Lone surrogates are excluded because
 # they cannot be encoded and no real URL holds one.
@@ -20,9 +15,6 @@ _URL = re.compile(r"(?i:https?)://" + _URL_CHARS)
 # Same URLs for scanning long texts: anchored on the literal "://", which is searched at C speed
 # (a case-insensitive scheme is not, ~4x slower); the scheme is checked behind it.
 _URL_TAIL = re.compile(r"://(?:(?<=[hH][tT][tT][pP]://)|(?<=[hH][tT][tT][pP][sS]://))" + _URL_CHARS)
-# Syntactically valid host names only: a backslash or "%" in the host is read differently by browsers
-# ("https://evil.tld\.dropbox.com" goes to evil.tld), so such hosts never count as a provider.
-_HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 _TRAILING = ".,;:!?)]}'\"’”»"
 _OPENERS = {")": "(", "]": "[", "}": "{"}
 # RFC 3986 path-segment characters kept as they are when re-encoding a Dropbox path.
@@ -31,19 +23,6 @@ _PREVIEW_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 _PREVIEW_PREFIXES = ("ms", "logo", "avatar", "profile")
 
 Link = dict[str, str]
-
-
-def provider_for_host(host: str) -> str | None:
-    """Provider whose domain is `host` or a parent of it ("dl.dropbox.com" → dropbox)."""
-    host = host.lower()
-    if host.endswith("."):
-        host = host[:-1]
-    if not _HOST_NAME.fullmatch(host):
-        return None
-    for domain, provider in PROVIDER_DOMAINS.items():
-        if host == domain or host.endswith("." + domain):
-            return provider
-    return None
 
 
 def _query_pairs(query: str) -> list[tuple[bytes, bytes]]:

@@ -1,6 +1,6 @@
 from django.db import models
 
-from signal_server.singleton import SingletonModel
+from core.models import SingletonModel
 
 
 class RuntimeFlags(SingletonModel):

@@ -10,21 +10,22 @@ from django.utils import timezone
 
 from ingress import windows
 from ingress.detectors import email_detect
-from ingress.identity import email_id_compute, sender_email_parse
+from ingress.identity import email_id_compute
+from core.addresses import sender_email_parse
 from ingress.links import links_extract
 from ingress.models import InboundEmail
 from ingress.ratelimit import sender_rate_check
 from ingress.selectors import IngressConfig, email_is_known, ingress_config_get
-from ingress.text import html_to_text
+from core.text import html_to_text
 from routing.evaluation import RoutableEmail, RoutingDecision, rules_evaluate
 from signal_server.inserts import row_insert
-from signal_server.logging import email_mask
+from core.addresses import email_mask
+from core.times import WEEKDAYS
 from webhooks.services.deliveries import deliveries_create
 
 logger = logging.getLogger("ingress")
 
 BODY_PREVIEW_CHARS = 200
-WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def _refuse(status_code: int, message: str, **headers) -> IngestResult:
 def sending_paused(config: IngressConfig, now_local: datetime) -> bool:
     if not config.sending_enabled:
         return True
-    return config.absence_enabled and WEEKDAY_NAMES[now_local.weekday()] in config.absence_days
+    return config.absence_enabled and WEEKDAYS[now_local.weekday()] in config.absence_days
 
 
 @dataclass(frozen=True)

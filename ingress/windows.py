@@ -4,25 +4,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from core.times import time_parse
 from ingress.detectors import DESABO, RECADRAGE
 
-_TIME_RE = re.compile(r"^\s*(\d{1,2})\s*[hH:]\s*(\d{2})\s*$")
 
 DELIVER = "deliver"
 SKIP = "skip"
 REJECT = "reject"
 DEFER = "defer"
-
-
-def time_parse(value: str | None) -> time | None:
-    """`HHhMM` or `HH:MM` (hours 0-23, minutes 0-59); anything else is None."""
-    match = _TIME_RE.match(value or "")
-    if not match:
-        return None
-    hours, minutes = int(match.group(1)), int(match.group(2))
-    if hours > 23 or minutes > 59:
-        return None
-    return time(hours, minutes)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import regex
 
-from ingress.identity import sender_email_parse
+from core.addresses import sender_email_parse
 from routing.regexes import BUDGET_SECONDS, MATCH_TIMEOUT_SECONDS, regex_compiled, regex_flags, regex_source
 from routing.text import text_exact, text_fold
 
@@ -100,7 +100,7 @@ class CompiledRule:
 class RoutableEmail:
     sender: str  # the From value as pushed, e.g. `Jean Dupont <a@b.fr>`
     subject: str
-    body_text: str  # the text view of the body (ingress.text.html_to_text)
+    body_text: str  # the text view of the body (core.text.html_to_text)
     sender_email: str = ""  # parsed from `sender` when not given
     _views: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 

@@ -1,5 +1,5 @@
 from ingress.models import InboundEmail
-from ingress.text import html_to_text
+from core.text import html_to_text
 from routing.evaluation import CompiledCondition, CompiledRule, RoutableEmail, RoutingExplanation, rules_explain
 from routing.models import RoutingRule
 from webhooks.models import WebhookEndpoint

@@ -11,7 +11,7 @@ Case-sensitive conditions compare the exact characters, only normalised to Unico
 
 import unicodedata
 
-from ingress.text import fold
+from core.text import fold
 
 # NFKD leaves these letters whole; French writes "cœur"/"coeur" and "Lætitia"/"Laetitia" alike.
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ẞ": "SS"})

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ingress.windows import time_parse
-from webhooks.validators import WEEKDAYS
+from core.network import url_mask
+from core.times import time_parse
+from core.times import WEEKDAYS
 
 LEGACY_DOCUMENTS = ("webhook_config", "routing_rules", "processing_prefs", "runtime_flags")
 DEFAULT_ENDPOINT_NAME = "default"
@@ -54,18 +55,6 @@ class MappingNote:
 
     def __str__(self) -> str:
         return f"{self.source}: {self.message}"
-
-
-def url_mask(url: str) -> str:
-    """Scheme and host only: legacy URLs often carry their token in the path (Make.com hooks)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "***"
-    if not parts.scheme or not parts.hostname:
-        return "***"
-    base = f"{parts.scheme}://{parts.hostname}"
-    return f"{base}/***" if parts.path.strip("/") or parts.query else base
 
 
 def make_url_normalise(value: str) -> str | None:

@@ -12,8 +12,8 @@ admin.site.site_title = "Signal Server admin"
 admin.site.index_title = "Operations"
 admin.site.index_template = "admin/overview_index.html"
 
-handler404 = "signal_server.errors.not_found"
-handler500 = "signal_server.errors.server_error"
+handler404 = "core.errors.not_found"
+handler500 = "core.errors.server_error"
 
 urlpatterns = [
     path("health", health, name="health"),

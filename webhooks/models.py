@@ -8,8 +8,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from ingress.windows import time_parse
-from signal_server.singleton import SingletonModel
+from core.times import time_parse
+from core.models import SingletonModel
+from core.network import url_mask
 from webhooks import signing, validators
 from webhooks.payloads import payload_serialize
 
@@ -96,7 +97,7 @@ class WebhookEndpoint(models.Model):
 
     @property
     def url_masked(self) -> str:
-        return validators.url_mask(self.url)
+        return url_mask(self.url)
 
     def clean(self) -> None:
         errors: dict[str, list] = {}

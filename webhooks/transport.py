@@ -32,7 +32,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.ssl_match_hostname import CertificateError
 
-from webhooks.validators import host_addresses, ip_is_private
+from core.network import host_addresses, ip_is_private
 
 # Everything a receiver or the network can make a request fail with.
 NETWORK_ERRORS = (OSError, HTTPException, Urllib3Error, CertificateError)

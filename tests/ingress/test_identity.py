@@ -2,7 +2,8 @@
 
 import pytest
 
-from ingress.identity import email_id_compute, sender_email_parse
+from ingress.identity import email_id_compute
+from core.addresses import sender_email_parse
 
 
 @pytest.mark.parametrize("raw,expected", [

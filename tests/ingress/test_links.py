@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingress.links import PROVIDER_DOMAINS, link_canonicalize, links_extract, provider_for_host
+from core.providers import PROVIDER_DOMAINS, provider_for_host
+from ingress.links import link_canonicalize, links_extract
 
 FOLDER = "https://www.dropbox.com/scl/fo/abc123/xyz?rlkey=k1&dl=0"
 FOLDER_DIRECT = "https://www.dropbox.com/scl/fo/abc123/xyz?dl=1&rlkey=k1"

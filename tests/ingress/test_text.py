@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingress.text import entities_decode, fold, html_to_text, html_view
+from core.text import entities_decode, fold, html_to_text, html_view
 
 # Table cells only exist inside tables (the parser drops a stray <td>), so they are tested apart.
 BLOCK_TAGS = ["div", "p", "li", "h1", "blockquote", "section", "pre", "DIV"]

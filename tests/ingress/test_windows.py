@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ingress.detectors import DESABO, RECADRAGE
-from ingress.windows import DEFER, DELIVER, REJECT, SKIP, time_parse, window_decide, window_next_open, window_state
+from ingress.windows import DEFER, DELIVER, REJECT, SKIP, window_decide, window_next_open, window_state
+from core.times import time_parse
 
 PARIS = ZoneInfo("Europe/Paris")
 

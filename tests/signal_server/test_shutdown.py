@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from signal_server.shutdown import StopRequest
+from core.stopping import StopRequest
 
 
 @pytest.fixture

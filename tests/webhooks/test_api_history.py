@@ -407,7 +407,7 @@ def test_pages_outside_the_api_keep_the_html_404(client):
 
 
 def test_an_api_server_error_page_is_json_too(rf):
-    from signal_server.errors import server_error
+    from core.errors import server_error
 
     response = server_error(rf.get("/api/webhooks/deliveries/"))
     assert response.status_code == 500 and response["Content-Type"] == "application/json"

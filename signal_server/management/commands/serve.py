@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from signal_server.accounts import admin_usernames
-from signal_server.shutdown import StopRequest
+from core.stopping import StopRequest
 from signal_server.sqlite_backend.checkpoint import (
     CHECKPOINT_INTERVAL_SECONDS,
     SERVED_AUTOCHECKPOINT_PAGES,

@@ -3,16 +3,10 @@
 import logging
 import re
 
+from core.addresses import email_mask
+
 _EMAIL_RE = re.compile(r"([A-Za-z0-9._%+-]{1,64})@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _CREDENTIAL_RE = re.compile(r"(?i)\b(bearer|token|basic)(\s+)[A-Za-z0-9._~+/=-]{6,}")
-
-
-def email_mask(address: str) -> str:
-    """`john.doe@acme.fr` -> `jo***@acme.fr`; anything that is not an address is masked whole."""
-    local, sep, domain = (address or "").strip().partition("@")
-    if not sep:
-        return "***" if address else ""
-    return f"{local[:2]}***@{domain}"
 
 
 def text_redact(text: str) -> str:
