@@ -135,7 +135,8 @@ def configure(live: LiveService, *, url: str, timeout: int = 30, lane: dict | No
         "from webhooks.models import WebhookEndpoint as E; from routing.models import RoutingRule, RoutingCondition;"
         f"d = E.objects.get(is_default=True); d.url = {url!r}; d.timeout_seconds = {timeout};"
         f"[setattr(d, k, v) for k, v in {lane or {}!r}.items() if hasattr(d, k)]; d.save();" + also_code
-        + "\nfrom ingress.selectors import ingress_config_invalidate; ingress_config_invalidate()"
+        + ("\nfrom ingress.selectors import ingress_config_invalidate; ingress_config_invalidate()"
+           if not (live.root / "configuration").exists() else "")
     )
 
 

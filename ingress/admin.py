@@ -5,20 +5,9 @@ from django.db.models import Count, Func, IntegerField, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from ingress.models import InboundEmail, RuntimeFlags
+from ingress.models import InboundEmail
 from ingress.services import EmailRerunRefused, email_rerun
 from webhooks.models import WebhookDelivery
-
-
-@admin.register(RuntimeFlags)
-class RuntimeFlagsAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "ingress_enabled", "allow_without_links", "email_id_dedup_enabled", "updated_at")
-
-    def has_add_permission(self, request):
-        return not RuntimeFlags.objects.exists()
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class JSONArrayLength(Func):

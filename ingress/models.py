@@ -1,23 +1,5 @@
 from django.db import models
 
-from core.models import SingletonModel
-
-
-class RuntimeFlags(SingletonModel):
-    ingress_enabled = models.BooleanField(default=True, help_text="Off: pushes answer 409 'Gmail ingress disabled'.")
-    allow_without_links = models.BooleanField(
-        default=False, help_text="Deliver e-mails that carry no provider link (off: they are skipped)."
-    )
-    email_id_dedup_enabled = models.BooleanField(
-        default=True, help_text="Answer 'already_processed' to an e-mail seen before."
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = verbose_name_plural = "runtime flags"
-
-    def __str__(self) -> str:
-        return "Runtime flags"
 
 
 class InboundEmail(models.Model):

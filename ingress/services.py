@@ -15,7 +15,8 @@ from core.addresses import sender_email_parse
 from ingress.links import links_extract
 from ingress.models import InboundEmail
 from ingress.ratelimit import sender_rate_check
-from ingress.selectors import IngressConfig, email_is_known, ingress_config_get
+from configuration.snapshot import IngressConfig, ingress_config_get
+from ingress.selectors import email_is_known
 from core.text import html_to_text
 from routing.evaluation import RoutableEmail, RoutingDecision, rules_evaluate
 from signal_server.inserts import row_insert

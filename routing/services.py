@@ -9,7 +9,7 @@ service drops the ingress configuration snapshot itself.
 from django.db import transaction
 from django.db.models import Count, F, Max, QuerySet
 
-from ingress.selectors import ingress_config_invalidate
+from core.signals import configuration_changed
 from routing.models import RoutingCondition, RoutingRule
 
 DIRECTIONS = ("up", "down", "top", "bottom")
@@ -29,7 +29,7 @@ def _positions_apply(ordered_ids: list[int]) -> None:
     highest = RoutingRule.objects.aggregate(highest=Max("position"))["highest"] or 0
     RoutingRule.objects.filter(pk__in=moving).update(position=F("position") + max(highest, len(ordered_ids)) + 1)
     RoutingRule.objects.bulk_update([RoutingRule(pk=i, position=final[i]) for i in moving], ["position"])
-    ingress_config_invalidate()
+    configuration_changed.send(sender=RoutingRule)
 
 
 def rules_renumber() -> None:
@@ -110,7 +110,7 @@ def rules_activate(queryset: QuerySet) -> tuple[int, list[RoutingRule]]:
         ready = [r.pk for r in rules if r not in refused]
         count = RoutingRule.objects.filter(pk__in=ready, is_active=False).update(is_active=True)
         if count:
-            ingress_config_invalidate()
+            configuration_changed.send(sender=RoutingRule)
     return count, refused
 
 
@@ -118,7 +118,7 @@ def rules_deactivate(queryset: QuerySet) -> int:
     with transaction.atomic():
         count = queryset.filter(is_active=True).update(is_active=False)
         if count:
-            ingress_config_invalidate()
+            configuration_changed.send(sender=RoutingRule)
     return count
 
 

@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from configuration.selectors import time_zone_configured
 from ingress.models import InboundEmail
 from ingress.selectors import email_counts_by_hour, email_counts_by_provider
 from signal_server.charts import Series, horizontal_bar_chart, stacked_bar_chart
@@ -19,7 +20,6 @@ from webhooks.selectors import (
     delivery_queue_summary,
     lanes_health,
     queue_oldest_due,
-    time_zone_configured,
 )
 
 OVERVIEW_DAYS = 7

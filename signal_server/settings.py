@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "core",
+    "configuration",
     "signal_server",
     "ingress",
     "routing",
@@ -61,7 +62,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "signal_server.middleware.AdminTimeZoneMiddleware",
+    "configuration.middleware.AdminTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -253,6 +254,10 @@ INGRESS_HMAC_SECRET = env.str("INGRESS_HMAC_SECRET", default="")
 INGRESS_BATCH_MAX_ITEMS = 50
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGRESS_MAX_BYTES
 WEBHOOK_URL = env.str("WEBHOOK_URL", default="")
+# First start (`manage.py bootstrap`, run by `make run`): the admin user to create or update.
+SUPERUSER_USERNAME = env.str("DJANGO_SUPERUSER_USERNAME", default="").strip()
+SUPERUSER_PASSWORD = env.str("DJANGO_SUPERUSER_PASSWORD", default="")
+SUPERUSER_EMAIL = env.str("DJANGO_SUPERUSER_EMAIL", default="")
 GMAIL_SENDER_ALLOWLIST = [
     s.strip().lower() for s in env.str("GMAIL_SENDER_ALLOWLIST", default="").split(",") if s.strip()
 ]

@@ -17,10 +17,10 @@ def cache_empty() -> None:
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Each test starts with fresh rate-limit counters and a configuration snapshot of its own database."""
-    from ingress.selectors import ingress_config_invalidate
+    from configuration.snapshot import snapshot_forget
 
     cache_empty()
-    ingress_config_invalidate(at_commit=False)
+    snapshot_forget()
     yield
     cache_empty()
 

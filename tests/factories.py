@@ -2,8 +2,8 @@
 
 import itertools
 
-from ingress.models import RuntimeFlags
-from webhooks.models import WebhookEndpoint, WebhookSettings
+from configuration.models import IngressSettings, RuntimeFlags
+from webhooks.models import DeliverySettings, WebhookEndpoint
 
 TOKEN = "test-token"
 _counter = itertools.count(1)
@@ -18,13 +18,22 @@ def endpoint_create(**overrides) -> WebhookEndpoint:
     return WebhookEndpoint.objects.create(**values)
 
 
-def settings_update(**values) -> WebhookSettings:
-    prefs = WebhookSettings.load()
+def settings_update(**values) -> IngressSettings:
+    prefs = IngressSettings.load()
     for key, value in values.items():
         setattr(prefs, key, value)
     prefs.full_clean()
     prefs.save()
     return prefs
+
+
+def delivery_settings_update(**values) -> DeliverySettings:
+    delivery = DeliverySettings.load()
+    for key, value in values.items():
+        setattr(delivery, key, value)
+    delivery.full_clean()
+    delivery.save()
+    return delivery
 
 
 def flags_update(**values) -> RuntimeFlags:

@@ -2,7 +2,6 @@
 
 import json
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
@@ -15,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from webhooks import outcomes, signing
-from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookSettings
+from webhooks.models import DeliveryAttempt, DeliverySettings, WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import lanes_health
 from webhooks.services.deliveries import (
     DeliveryNotReplayable,
@@ -237,7 +236,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay failed deliveries in a time range…", permissions=["change"])
     def replay_failed(self, request, queryset):
-        zone = ZoneInfo(WebhookSettings.load().time_zone)
+        zone = timezone.get_current_timezone()  # the configured one: AdminTimeZoneMiddleware
         with timezone.override(zone):
             if "apply" in request.POST:
                 form = ReplayRangeForm(request.POST)
@@ -270,12 +269,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             return TemplateResponse(request, "admin/webhooks/webhookendpoint/replay_failed.html", context)
 
 
-@admin.register(WebhookSettings)
-class WebhookSettingsAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "sending_enabled", "time_zone", "window_start", "window_end", "outside_window_policy")
+@admin.register(DeliverySettings)
+class DeliverySettingsAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "retry_schedule_seconds", "updated_at")
 
     def has_add_permission(self, request):
-        return not WebhookSettings.objects.exists()
+        return not DeliverySettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -8,7 +8,6 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from core.times import time_parse
 from core.models import SingletonModel
 from core.network import url_mask
 from webhooks import signing, validators
@@ -19,10 +18,6 @@ DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
 
 def default_retry_schedule() -> list[int]:
     return list(DEFAULT_RETRY_SCHEDULE)
-
-
-def default_time_zone() -> str:
-    return settings.SIGNAL_TIME_ZONE
 
 
 class WebhookEndpoint(models.Model):
@@ -117,70 +112,25 @@ class WebhookEndpoint(models.Model):
             raise ValidationError(errors)
 
 
-class WebhookSettings(SingletonModel):
-    class OutsideWindowPolicy(models.TextChoices):
-        REJECT = "reject", "Reject (legacy 409 answers)"
-        DEFER = "defer", "Defer (accept, deliver when the window opens)"
+class DeliverySettings(SingletonModel):
+    """How deliveries are retried (SPEC §7): the schedule every endpoint's attempts follow."""
 
-    sending_enabled = models.BooleanField(default=True)
-    time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validators.time_zone_validate])
-    window_start = models.CharField(max_length=5, blank=True, help_text="HHhMM or HH:MM; empty with end = no window.")
-    window_end = models.CharField(max_length=5, blank=True)
-    outside_window_policy = models.CharField(
-        max_length=10, choices=OutsideWindowPolicy.choices, default=OutsideWindowPolicy.REJECT
-    )
-    absence_enabled = models.BooleanField(default=False)
-    absence_days = models.JSONField(default=list, blank=True, help_text='Weekday names, e.g. ["saturday", "sunday"].')
     retry_schedule_seconds = models.JSONField(
         default=default_retry_schedule,
+        validators=[validators.retry_schedule_validate],
         help_text=(
             "Delay before each attempt in seconds, counted from the previous attempt (±20 % jitter); the first is "
             "0 (send at once) and the length is the number of attempts. Default: 0, 5 s, 5 min, 30 min, 2 h, 5 h, "
             "10 h, 10 h."
         ),
     )
-    sender_allowlist = models.JSONField(default=list, blank=True, help_text="Lower-case addresses; empty = everyone.")
-    rate_limit_per_sender_per_hour = models.PositiveIntegerField(default=0, help_text="0 = no limit.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = verbose_name_plural = "webhook settings"
+        verbose_name = verbose_name_plural = "delivery settings"
 
     def __str__(self) -> str:
-        return "Webhook settings"
-
-    def clean(self) -> None:
-        errors: dict[str, list] = {}
-        start, end = (self.window_start or "").strip(), (self.window_end or "").strip()
-        self.window_start, self.window_end = start, end
-        if bool(start) != bool(end):
-            errors.setdefault("window_end" if start else "window_start", []).append(
-                "Set both window start and end, or neither."
-            )
-        for field, value in (("window_start", start), ("window_end", end)):
-            if value and time_parse(value) is None:
-                errors.setdefault(field, []).append("Use HHhMM or HH:MM (00h00 to 23h59).")
-        if start and end and time_parse(start) is not None and time_parse(start) == time_parse(end):
-            errors.setdefault("window_end", []).append("Window start and end cannot be equal.")
-        checks = (
-            ("absence_days", lambda: validators.weekdays_validate(self.absence_days)),
-            ("retry_schedule_seconds", lambda: validators.retry_schedule_validate(self.retry_schedule_seconds)),
-        )
-        for field, check in checks:
-            try:
-                check()
-            except ValidationError as exc:
-                errors.setdefault(field, []).extend(exc.messages)
-        if isinstance(self.absence_days, list):
-            self.absence_days = [d.strip().lower() for d in self.absence_days if isinstance(d, str)]
-        if self.absence_enabled and not self.absence_days:
-            errors.setdefault("absence_days", []).append("Choose at least one absence day, or disable absence.")
-        if not isinstance(self.sender_allowlist, list) or any(not isinstance(s, str) for s in self.sender_allowlist):
-            errors.setdefault("sender_allowlist", []).append("The allowlist is a list of e-mail addresses.")
-        else:
-            self.sender_allowlist = sorted({s.strip().lower() for s in self.sender_allowlist if s.strip()})
-        if errors:
-            raise ValidationError(errors)
+        return "Delivery settings"
 
 
 class WebhookDelivery(models.Model):

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ingress.models import InboundEmail
 from webhooks import lanes
-from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery, WebhookEndpoint, WebhookSettings
+from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery, WebhookEndpoint
 from webhooks.payloads import test_payload_build
 
 # Large text never needed in lists: the frozen payload and the e-mail's body, links and decision.
@@ -373,8 +373,3 @@ def _median_latencies(attempts) -> dict[int, int]:
         total=Window(Count("pk"), partition_by=per_endpoint),
     )
     return dict(ranked.filter(rank=F("total") / 2 + 1).values_list("endpoint", "duration_ms"))
-
-
-def time_zone_configured() -> str:
-    """The operator's time zone (webhook settings), in one small query; the seeded default before any save."""
-    return WebhookSettings.objects.values_list("time_zone", flat=True).first() or settings.SIGNAL_TIME_ZONE

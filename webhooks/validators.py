@@ -2,13 +2,11 @@
 
 import re
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from core.network import host_addresses, host_is_placeholder, ip_is_private
-from core.times import WEEKDAYS
 
 
 def endpoint_url_validate(url: str, *, allow_private: bool | None = None, resolve: bool = True) -> None:
@@ -40,18 +38,6 @@ def endpoint_url_validate(url: str, *, allow_private: bool | None = None, resolv
         )
     if parts.scheme == "http" and not private:
         raise ValidationError("Use https; plain http is allowed only for private targets.")
-
-
-def time_zone_validate(value: str) -> None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"Unknown time zone '{value}'.") from exc
-
-
-def weekdays_validate(days: list) -> None:
-    if not isinstance(days, list) or any(not isinstance(d, str) or d.strip().lower() not in WEEKDAYS for d in days):
-        raise ValidationError(f"Absence days must be a list of weekday names ({', '.join(WEEKDAYS)}).")
 
 
 def retry_schedule_validate(schedule: list) -> None:

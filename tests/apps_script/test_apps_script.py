@@ -101,11 +101,11 @@ def test_a_rerun_of_a_relabelled_thread_delivers_nothing_twice(service, receiver
 def test_a_409_keeps_the_label_and_the_next_run_delivers(service, receiver_live, properties):
     message_id = unique("m")
     scenario = mailbox(properties, thread("t1", message(message_id, "Ingress coupé")))
-    service.shell("from ingress.models import RuntimeFlags; f = RuntimeFlags.load(); f.ingress_enabled = False; f.save()")
+    service.shell("from configuration.models import RuntimeFlags; f = RuntimeFlags.load(); f.ingress_enabled = False; f.save()")
     try:
         refused = script_run(scenario)
     finally:
-        service.shell("from ingress.models import RuntimeFlags; f = RuntimeFlags.load(); f.ingress_enabled = True; f.save()")
+        service.shell("from configuration.models import RuntimeFlags; f = RuntimeFlags.load(); f.ingress_enabled = True; f.save()")
 
     assert [r["code"] for r in refused["requests"]] == [409]
     assert labels_of(refused, "t1") == [LABEL]

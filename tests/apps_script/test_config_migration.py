@@ -18,8 +18,8 @@ SIGNING_SECRET = "whsec_" + base64.b64encode(b"migration-signing-secret-32bytes"
 
 CONFIGURE_FIRST_INSTANCE = """
 from routing.models import RoutingCondition, RoutingRule
-from webhooks.models import WebhookEndpoint, WebhookSettings
-from ingress.models import RuntimeFlags
+from webhooks.models import DeliverySettings, WebhookEndpoint
+from configuration.models import RuntimeFlags
 
 default = WebhookEndpoint.objects.get(is_default=True)
 default.secret = {secret!r}
@@ -27,7 +27,7 @@ default.save()
 billing = WebhookEndpoint.objects.create(name="billing", url={billing_url!r}, headers={{"X-Api-Key": "billing-key"}})
 rule = RoutingRule.objects.create(name="Billing", position=10, endpoint=billing, priority="high")
 RoutingCondition.objects.create(rule=rule, field="subject", operator="contains", value="facture")
-prefs = WebhookSettings.load()
+prefs = DeliverySettings.load()
 prefs.retry_schedule_seconds = [0, 2, 30]
 prefs.save()
 flags = RuntimeFlags.load()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ingress.selectors import ingress_config_get
+from configuration.snapshot import ingress_config_get
 from routing.models import RoutingCondition, RoutingRule
 from routing.services import (
     rule_delete,

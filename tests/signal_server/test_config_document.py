@@ -4,12 +4,12 @@ import copy
 
 import pytest
 
-from ingress.models import RuntimeFlags
-from ingress.selectors import ingress_config_get
+from configuration.models import IngressSettings, RuntimeFlags
+from configuration.snapshot import ingress_config_get
 from routing.models import RoutingCondition, RoutingRule
-from signal_server.config_document import ConfigDocumentInvalid, config_export, config_import
-from tests.factories import endpoint_create, flags_update, settings_update
-from webhooks.models import WebhookEndpoint, WebhookSettings
+from configuration.document import ConfigDocumentInvalid, config_export, config_import
+from tests.factories import delivery_settings_update, endpoint_create, flags_update, settings_update
+from webhooks.models import DeliverySettings, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -92,8 +92,8 @@ def rich_configuration():
         absence_days=["saturday", "sunday"],
         sender_allowlist=["b@acme.fr", "a@acme.fr"],
         rate_limit_per_sender_per_hour=12,
-        retry_schedule_seconds=[0, 60, 600],
     )
+    delivery_settings_update(retry_schedule_seconds=[0, 60, 600])
     flags_update(allow_without_links=True, email_id_dedup_enabled=False)
     default = endpoint_create(
         name="default", is_default=True, secret="whsec_c2VjcmV0LXNpZ25pbmcta2V5LTEyMzQ1Ng==",
@@ -113,7 +113,8 @@ def rich_configuration():
 def database_empty():
     RoutingRule.objects.all().delete()
     WebhookEndpoint.objects.all().delete()
-    WebhookSettings.objects.all().delete()
+    IngressSettings.objects.all().delete()
+    DeliverySettings.objects.all().delete()
     RuntimeFlags.objects.all().delete()
 
 
@@ -160,7 +161,8 @@ def test_export_leaves_out_secrets_and_headers_unless_asked():
 def test_export_of_an_empty_database_writes_nothing():
     config_export()
 
-    assert not WebhookSettings.objects.exists() and not RuntimeFlags.objects.exists()
+    assert not IngressSettings.objects.exists() and not RuntimeFlags.objects.exists()
+    assert not DeliverySettings.objects.exists()
 
 
 # --- Round trip --------------------------------------------------------------------------------
@@ -193,7 +195,7 @@ def test_importing_an_export_onto_itself_changes_nothing():
 def test_the_spec_example_is_applied_to_every_model():
     report = config_import(document())
 
-    prefs = WebhookSettings.load()
+    prefs = IngressSettings.load()
     assert (prefs.window_start, prefs.window_end, prefs.time_zone) == ("09h00", "17h00", "Europe/Paris")
     assert RuntimeFlags.load().ingress_enabled is True
     default = WebhookEndpoint.objects.get(name="default")
@@ -222,7 +224,7 @@ def test_keys_absent_from_a_section_keep_their_values():
 
     config_import({"version": 1, "settings": {"rate_limit_per_sender_per_hour": 3}})
 
-    prefs = WebhookSettings.load()
+    prefs = IngressSettings.load()
     assert (prefs.window_start, prefs.window_end, prefs.rate_limit_per_sender_per_hour) == ("08h00", "12h00", 3)
 
 
@@ -231,7 +233,7 @@ def test_null_window_bounds_mean_no_window():
 
     config_import({"version": 1, "settings": {"window_start": None, "window_end": None}})
 
-    prefs = WebhookSettings.load()
+    prefs = IngressSettings.load()
     assert (prefs.window_start, prefs.window_end) == ("", "")
 
 

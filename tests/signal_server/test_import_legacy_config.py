@@ -9,10 +9,10 @@ import pytest
 import redis
 from django.core.management import CommandError, call_command
 
-from ingress.models import RuntimeFlags
+from configuration.models import IngressSettings, RuntimeFlags
 from routing.models import RoutingRule
 from tests.factories import endpoint_create
-from webhooks.models import WebhookEndpoint, WebhookSettings
+from webhooks.models import DeliverySettings, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -40,8 +40,9 @@ def test_the_legacy_files_are_imported_onto_the_models():
     )
     assert WebhookEndpoint.objects.get(name="Factures").url == "https://hooks.acme.fr/billing"
     assert WebhookEndpoint.objects.get(name="seeded-from-env").is_active is False
-    prefs = WebhookSettings.load()
-    assert (prefs.window_start, prefs.window_end, prefs.retry_schedule_seconds) == ("9h00", "17h30", [0, 5, 5])
+    prefs = IngressSettings.load()
+    assert (prefs.window_start, prefs.window_end) == ("9h00", "17h30")
+    assert DeliverySettings.load().retry_schedule_seconds == [0, 5, 5]
     assert prefs.absence_days == ["saturday", "sunday"]
     assert RuntimeFlags.load().allow_without_links is True
     assert list(RoutingRule.objects.order_by("position").values_list("name", "endpoint__name")) == [
@@ -84,7 +85,7 @@ def test_a_refused_configuration_changes_nothing_and_names_the_path(tmp_path):
         call_command("import_legacy_config", f"--webhook-config={webhook_config}", stdout=io.StringIO(), stderr=err)
 
     assert "endpoints[0].url: 'example.com' is a placeholder host, not a real receiver." in err.getvalue()
-    assert WebhookSettings.load().window_start == ""
+    assert IngressSettings.load().window_start == ""
 
 
 def test_a_source_is_required():

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from signal_server.config_document import config_import
-from signal_server.legacy_import import MAPPED, NOT_MAPPED, REVIEW, legacy_config_translate, make_url_normalise
+from configuration.document import config_import
+from configuration.legacy import MAPPED, NOT_MAPPED, REVIEW, legacy_config_translate, make_url_normalise
 from tests.factories import endpoint_create
 from webhooks.models import WebhookEndpoint
 

@@ -3,7 +3,7 @@ import time
 import pytest
 
 from ingress.models import InboundEmail
-from tests.factories import endpoint_create, settings_update
+from tests.factories import delivery_settings_update, endpoint_create
 from tests.queue import queue_pass
 from webhooks.models import WebhookDelivery
 
@@ -47,7 +47,7 @@ def short_schedule(db):
     """Retry schedule short enough for tests: `short_schedule(0, 1, 1, 1)`."""
 
     def _set(*delays: int):
-        settings_update(retry_schedule_seconds=list(delays))
+        delivery_settings_update(retry_schedule_seconds=list(delays))
 
     return _set
 

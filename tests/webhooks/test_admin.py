@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ingress.models import InboundEmail
-from ingress.selectors import ingress_config_get
+from configuration.snapshot import ingress_config_get
 from tests.factories import endpoint_create
 from tests.receiver import Answer
 from tests.webhooks.conftest import SECRET

@@ -26,10 +26,10 @@ FAST_RECOVERY = {"DELIVERY_LEASE_GRACE_SECONDS": "0.5", "DELIVERY_BREAKER_COOLDO
 
 def configure(service: LiveService, *, url: str, schedule: list[int], timeout: int, secret: str = "") -> None:
     service.shell(
-        "from webhooks.models import WebhookEndpoint, WebhookSettings;"
+        "from webhooks.models import DeliverySettings, WebhookEndpoint;"
         f"WebhookEndpoint.objects.filter(is_default=True).update(url={url!r}, timeout_seconds={timeout},"
         f" secret={secret!r});"
-        f"s = WebhookSettings.load(); s.retry_schedule_seconds = {schedule!r}; s.save()"
+        f"s = DeliverySettings.load(); s.retry_schedule_seconds = {schedule!r}; s.save()"
     )
 
 

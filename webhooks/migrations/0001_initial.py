@@ -2,6 +2,8 @@
 
 import django.db.models.deletion
 import uuid
+import configuration.models
+import configuration.validators
 import webhooks.models
 import webhooks.validators
 from django.db import migrations, models
@@ -21,7 +23,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('sending_enabled', models.BooleanField(default=True)),
-                ('time_zone', models.CharField(default=webhooks.models.default_time_zone, max_length=64, validators=[webhooks.validators.time_zone_validate])),
+                ('time_zone', models.CharField(default=configuration.models.default_time_zone, max_length=64, validators=[configuration.validators.time_zone_validate])),
                 ('window_start', models.CharField(blank=True, help_text='HHhMM or HH:MM; empty with end = no window.', max_length=5)),
                 ('window_end', models.CharField(blank=True, max_length=5)),
                 ('outside_window_policy', models.CharField(choices=[('reject', 'Reject (legacy 409 answers)'), ('defer', 'Defer (accept, deliver when the window opens)')], default='reject', max_length=10)),

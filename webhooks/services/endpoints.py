@@ -3,12 +3,11 @@
 import logging
 from datetime import datetime
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from webhooks.models import EndpointLane, WebhookDelivery, WebhookEndpoint, WebhookSettings
+from core.signals import configuration_changed
+from webhooks.models import EndpointLane, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger("webhooks")
 
@@ -17,9 +16,7 @@ Reason = WebhookEndpoint.DeactivatedReason
 
 
 def _config_changed() -> None:
-    from ingress.selectors import ingress_config_invalidate
-
-    ingress_config_invalidate()
+    configuration_changed.send(sender=WebhookEndpoint)
 
 
 def endpoints_activate(endpoints) -> int:
@@ -77,25 +74,3 @@ def deliveries_pause_align() -> int:
             with transaction.atomic():
                 moved += stale.update(status=status, updated_at=now)
     return moved
-
-
-def config_seed_from_env() -> list[str]:
-    """Seed what the environment offers, once: the default endpoint and the settings row."""
-    notes = []
-    if not WebhookSettings.objects.exists():
-        prefs = WebhookSettings(sender_allowlist=list(settings.GMAIL_SENDER_ALLOWLIST))
-        prefs.full_clean()
-        prefs.save()
-        notes.append(
-            f"Created webhook settings (time zone {prefs.time_zone}, {len(prefs.sender_allowlist)} allowed senders)."
-        )
-    if settings.WEBHOOK_URL and not WebhookEndpoint.objects.exists():
-        endpoint = WebhookEndpoint(name="default", url=settings.WEBHOOK_URL, is_default=True)
-        try:
-            endpoint.full_clean()
-        except ValidationError as exc:
-            notes.append(f"WEBHOOK_URL not used: {'; '.join(exc.messages)}")
-        else:
-            endpoint.save()
-            notes.append(f"Created the default endpoint from WEBHOOK_URL ({endpoint.url_masked}).")
-    return notes

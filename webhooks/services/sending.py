@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from webhooks import lanes, outcomes, signing
-from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery, WebhookEndpoint, WebhookSettings
+from webhooks.models import DeliveryAttempt, DeliverySettings, EndpointLane, WebhookDelivery, WebhookEndpoint
 from webhooks.payloads import payload_build
 from webhooks.schedule import retry_after_seconds, retry_delay
 from webhooks.services.endpoints import endpoints_deactivate
@@ -154,7 +154,7 @@ def attempts_record(batch: list[Sent]) -> dict[int, str | None]:
     (None when its claim no longer held: the attempt stays recorded, the delivery belongs to another)."""
     now = timezone.now()
     verdicts = {id(sent): verdict_of(sent) for sent in batch}
-    schedule = WebhookSettings.load().retry_schedule_seconds
+    schedule = DeliverySettings.load().retry_schedule_seconds
     states: dict[int, dict | None] = {}
     with transaction.atomic():
         for sent in batch:
@@ -286,7 +286,7 @@ def delivery_interrupt(claim: Claim, *, reason: str) -> bool:
         return False
     error = f"interrupted: {reason}, before the answer was recorded"
     verdict = outcomes.Verdict(False, outcomes.REQUEST_FAILED, True, lanes.Outcome.FAILURE)
-    schedule = WebhookSettings.load().retry_schedule_seconds
+    schedule = DeliverySettings.load().retry_schedule_seconds
     with transaction.atomic():
         state = _next_state(delivery, verdict, schedule, None, paused=not delivery.endpoint.is_active, now=now)
         moved = _held(delivery.pk, claim).update(

@@ -19,7 +19,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from signal_server.accounts import admin_usernames
+from configuration.selectors import admin_usernames
 from core.stopping import StopRequest
 from signal_server.sqlite_backend.checkpoint import (
     CHECKPOINT_INTERVAL_SECONDS,

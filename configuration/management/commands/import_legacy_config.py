@@ -3,8 +3,8 @@ import json
 import redis
 from django.core.management.base import BaseCommand, CommandError
 
-from signal_server.config_document import ConfigDocumentInvalid, config_document_dumps, config_import
-from signal_server.legacy_import import (
+from configuration.document import ConfigDocumentInvalid, config_document_dumps, config_import
+from configuration.legacy import (
     DEFAULT_ENDPOINT_NAME,
     LEGACY_DOCUMENTS,
     MAPPED,
@@ -12,7 +12,7 @@ from signal_server.legacy_import import (
     REVIEW,
     legacy_config_translate,
 )
-from signal_server.management.commands.import_config import config_errors_report
+from configuration.management.commands.import_config import config_errors_report
 
 LEGACY_PREFIX = "r:ss:config:"
 REPORT_HEADINGS = {

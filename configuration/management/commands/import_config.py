@@ -2,7 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from signal_server.config_document import ConfigDocumentInvalid, config_document_loads, config_import
+from configuration.document import ConfigDocumentInvalid, config_document_loads, config_import
 
 
 class Command(BaseCommand):

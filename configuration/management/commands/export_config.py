@@ -2,7 +2,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from signal_server.config_document import config_document_dumps, config_export
+from configuration.document import config_document_dumps, config_export
 
 
 class Command(BaseCommand):

@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from signal_server.accounts import superuser_ensure_from_env
-from webhooks.services.endpoints import config_seed_from_env
+from configuration.services import config_seed_from_env, superuser_ensure_from_env
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from webhooks.selectors import time_zone_configured
+from configuration.selectors import time_zone_configured
 
 ADMIN_PATH_PREFIX = "/admin/"
 

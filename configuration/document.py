@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
-from ingress.models import RuntimeFlags
-from ingress.selectors import ingress_config_invalidate
+from configuration.models import IngressSettings, RuntimeFlags
+from configuration.snapshot import config_changed
 from routing.models import RoutingCondition, RoutingRule
-from webhooks.models import WebhookEndpoint, WebhookSettings
+from webhooks.models import DeliverySettings, WebhookEndpoint
 from webhooks.services.endpoints import endpoints_deactivate
 
 DOCUMENT_VERSION = 1
@@ -38,6 +38,8 @@ SETTINGS_KEYS = {
     "rate_limit_per_sender_per_hour": INT,
     "retry_schedule_seconds": INT_LIST,
 }
+# The one settings key stored with the delivery settings (webhooks); the others are ingress settings.
+DELIVERY_SETTINGS_KEYS = {"retry_schedule_seconds"}
 FLAGS_KEYS = {"ingress_enabled": BOOL, "allow_without_links": BOOL, "email_id_dedup_enabled": BOOL}
 ENDPOINT_KEYS = {
     "name": STR,
@@ -130,12 +132,13 @@ class ImportReport:
 
 def config_export(include_secrets: bool = False) -> dict:
     """The whole configuration as a version-1 document; secrets and custom headers only on request."""
-    prefs = WebhookSettings.objects.filter(pk=1).first() or WebhookSettings()
+    prefs = IngressSettings.objects.filter(pk=1).first() or IngressSettings()
+    delivery = DeliverySettings.objects.filter(pk=1).first() or DeliverySettings()
     flags = RuntimeFlags.objects.filter(pk=1).first() or RuntimeFlags()
     rules = RoutingRule.objects.select_related("endpoint").prefetch_related("conditions").order_by("position", "id")
     return {
         "version": DOCUMENT_VERSION,
-        "settings": {key: _exported(key, getattr(prefs, key)) for key in SETTINGS_KEYS},
+        "settings": {key: _exported(key, getattr(_settings_row(key, prefs, delivery), key)) for key in SETTINGS_KEYS},
         "flags": {key: getattr(flags, key) for key in FLAGS_KEYS},
         "endpoints": [
             {
@@ -200,9 +203,7 @@ def config_import(document: dict, *, dry_run: bool = False) -> ImportReport:
     report = ImportReport(dry_run=dry_run, sections=[s for s in SECTIONS if s in document])
     with transaction.atomic():
         if "settings" in document:
-            report.settings_changed = _singleton_import(
-                WebhookSettings, "settings", SETTINGS_KEYS, document["settings"], errors
-            )
+            report.settings_changed = _settings_import(document["settings"], errors)
         if "flags" in document:
             report.flags_changed = _singleton_import(RuntimeFlags, "flags", FLAGS_KEYS, document["flags"], errors)
         endpoints = _endpoints_import(document["endpoints"], errors, report) if "endpoints" in document else None
@@ -213,16 +214,34 @@ def config_import(document: dict, *, dry_run: bool = False) -> ImportReport:
     if errors:
         raise ConfigDocumentInvalid(errors)
     if not dry_run:
-        # Bulk updates and deletes above fire no signals; drop the hot snapshot explicitly.
-        ingress_config_invalidate()
+        # Bulk updates and deletes above fire no signals: every process reloads.
+        config_changed()
     return report
 
 
 def _singleton_import(model, section: str, keys, data, errors: list[ConfigError]) -> list[str]:
-    """Apply the settings or flags section to its singleton row; the names of the fields it changed."""
+    """Apply the flags section to its singleton row; the names of the fields it changed."""
     values = _object_read(data, section, keys, errors)
     if values is None:
         return []
+    return _singleton_apply(model, section, keys, values, errors)
+
+
+def _settings_import(data, errors: list[ConfigError]) -> list[str]:
+    """The settings section spans the ingress settings and the delivery settings (the retry schedule)."""
+    values = _object_read(data, "settings", SETTINGS_KEYS, errors)
+    if values is None:
+        return []
+    changed = []
+    for model in (IngressSettings, DeliverySettings):
+        keys = [key for key in SETTINGS_KEYS if key in DELIVERY_SETTINGS_KEYS] if model is DeliverySettings else [
+            key for key in SETTINGS_KEYS if key not in DELIVERY_SETTINGS_KEYS
+        ]
+        changed += _singleton_apply(model, "settings", keys, {k: v for k, v in values.items() if k in keys}, errors)
+    return changed
+
+
+def _singleton_apply(model, section: str, keys, values: dict, errors: list[ConfigError]) -> list[str]:
     row = model.load()
     before = _snapshot(row, keys)
     _assign(row, values)
@@ -230,6 +249,10 @@ def _singleton_import(model, section: str, keys, data, errors: list[ConfigError]
         return []
     row.save()
     return _changed(before, _snapshot(row, keys))
+
+
+def _settings_row(key: str, ingress, delivery):
+    return delivery if key in DELIVERY_SETTINGS_KEYS else ingress
 
 
 @dataclass

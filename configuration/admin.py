@@ -1,0 +1,23 @@
+"""Admin for the settings singletons: one row each, never added twice, never deleted."""
+
+from django.contrib import admin
+
+from configuration.models import IngressSettings, RuntimeFlags
+
+
+class SingletonAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return not self.model.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RuntimeFlags)
+class RuntimeFlagsAdmin(SingletonAdmin):
+    list_display = ("__str__", "ingress_enabled", "allow_without_links", "email_id_dedup_enabled", "updated_at")
+
+
+@admin.register(IngressSettings)
+class IngressSettingsAdmin(SingletonAdmin):
+    list_display = ("__str__", "sending_enabled", "time_zone", "window_start", "window_end", "outside_window_policy")
