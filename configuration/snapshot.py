@@ -115,6 +115,9 @@ def config_changed() -> None:
     if not ConfigVersion.objects.filter(pk=1).update(version=F("version") + 1):
         ConfigVersion.objects.get_or_create(pk=1, defaults={"version": 1})
     if _shared_cache():
+        # Dropped now, so this transaction's own reads see the change; rewritten at commit, so no
+        # reader's copy of the old number (read before the commit) outlives it.
+        cache.delete(CACHE_VERSION_KEY)
         transaction.on_commit(_cache_refresh)
 
 
