@@ -1,7 +1,9 @@
 """Times of day as operators write them, and the days of the week."""
 
 import re
-from datetime import time
+from datetime import datetime, time
+
+from django.utils import timezone
 
 _TIME_RE = re.compile(r"^\s*(\d{1,2})\s*[hH:]\s*(\d{2})\s*$")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -16,3 +18,10 @@ def time_parse(value: str | None) -> time | None:
     if hours > 23 or minutes > 59:
         return None
     return time(hours, minutes)
+
+
+def seconds_since(moment: datetime | None, now: datetime | None = None) -> float | None:
+    """Seconds from `moment` to now (or `now`), one decimal; None without a moment."""
+    if moment is None:
+        return None
+    return round(max(0.0, ((now or timezone.now()) - moment).total_seconds()), 1)

@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from signal_server.selectors import heartbeat_last_at, seconds_since, workers_alive
-from webhooks.selectors import queue_oldest_due
+from core.times import seconds_since
+from webhooks.selectors import heartbeat_last_at, queue_oldest_due, workers_alive
 
-logger = logging.getLogger("signal_server.health")
+logger = logging.getLogger("ops.health")
 
 READY_CACHE_KEY = "health:ready-probe"
 

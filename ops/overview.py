@@ -11,13 +11,14 @@ from django.utils import timezone
 from configuration.selectors import time_zone_configured
 from ingress.models import InboundEmail
 from ingress.selectors import email_counts_by_hour, email_counts_by_provider
-from signal_server.charts import Series, horizontal_bar_chart, stacked_bar_chart
-from signal_server.selectors import heartbeat_last_at, seconds_since
+from core.times import seconds_since
+from ops.charts import Series, horizontal_bar_chart, stacked_bar_chart
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import (
     attempt_failure_reason_counts,
     delivery_counts_by_day,
     delivery_queue_summary,
+    heartbeat_last_at,
     lanes_health,
     queue_oldest_due,
 )

@@ -5,6 +5,7 @@ everything an operator tunes at runtime lives in models edited in admin. Every v
 listed, with its default, in the README.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -46,8 +47,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "core",
     "configuration",
+    "ops",
     "signal_server",
     "ingress",
     "routing",
@@ -66,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "signal_server.urls"
@@ -201,9 +206,14 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
-AUTHENTICATION_BACKENDS = ["signal_server.login_throttle.ThrottledModelBackend"]
-LOGIN_THROTTLE_FAILURES = env.int("LOGIN_THROTTLE_FAILURES", default=5)
-LOGIN_THROTTLE_SECONDS = env.int("LOGIN_THROTTLE_SECONDS", default=900)
+# Password logins (admin) are throttled by django-axes: after LOGIN_THROTTLE_FAILURES failures for one user
+# name, or from one address, both are locked out for LOGIN_THROTTLE_SECONDS. Counted in the database,
+# so every web process and host sees the same figure.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_THROTTLE_FAILURES", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_THROTTLE_SECONDS", default=900))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -312,6 +322,7 @@ LOGGING = {
         # Replaces Django's default "django" logger, whose debug-only console handler printed every line twice.
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # its start-up banner, in every process
     },
 }
 

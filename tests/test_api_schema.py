@@ -56,8 +56,7 @@ def test_security_schemes_cover_tokens_sessions_and_the_ingress_bearer(schema):
 
 
 def test_the_docs_page_loads_only_local_assets(client):
-    staff_create("docs-reader", password="pw-docs-123456")
-    client.login(username="docs-reader", password="pw-docs-123456")
+    client.force_login(staff_create("docs-reader"))
     response = client.get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()

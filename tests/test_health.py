@@ -6,8 +6,8 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from signal_server.heartbeat import heartbeat_forget, heartbeat_record
-from signal_server.models import WorkerHeartbeat
+from webhooks.services.heartbeat import heartbeat_forget, heartbeat_record
+from webhooks.models import WorkerHeartbeat
 from tests.factories import endpoint_create
 from tests.history_factories import delivery_create, email_create
 from webhooks.models import EndpointLane, WebhookDelivery

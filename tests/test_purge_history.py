@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from ingress.models import InboundEmail
-from signal_server.retention import history_purge
+from ops.retention import history_purge
 from tests.factories import endpoint_create
 from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt
 from transfers.models import LinkPair

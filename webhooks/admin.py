@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from webhooks import outcomes, signing
-from webhooks.models import DeliveryAttempt, DeliverySettings, WebhookDelivery, WebhookEndpoint
+from webhooks.models import DeliveryAttempt, DeliverySettings, WebhookDelivery, WebhookEndpoint, WorkerHeartbeat
 from webhooks.selectors import lanes_health
 from webhooks.services.deliveries import (
     DeliveryNotReplayable,
@@ -277,6 +277,22 @@ class DeliverySettingsAdmin(admin.ModelAdmin):
         return not DeliverySettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ("worker_id", "beat_at", "age", "in_flight", "concurrency", "started_at")
+    readonly_fields = ("worker_id", "beat_at", "in_flight", "concurrency", "started_at")
+
+    @admin.display(description="seconds since the beat")
+    def age(self, beat):
+        return round((timezone.now() - beat.beat_at).total_seconds())
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

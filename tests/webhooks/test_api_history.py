@@ -61,8 +61,7 @@ def test_a_token_of_a_user_who_is_not_staff_gets_403():
 
 
 def test_a_staff_session_reads_the_api(client):
-    staff_create("sessionuser", password="pw-123456-long")
-    assert client.login(username="sessionuser", password="pw-123456-long")
+    client.force_login(staff_create("sessionuser"))
     assert client.get(DELIVERIES).status_code == 200
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from ingress.models import InboundEmail
-from signal_server.models import WorkerHeartbeat
+from webhooks.models import WorkerHeartbeat
 from tests.factories import endpoint_create
 from tests.receiver import Answer, Receiver
 from webhooks.models import WebhookDelivery

@@ -68,38 +68,6 @@ class DeliveryDetailSerializer(DeliverySerializer):
         fields = DeliverySerializer.Meta.fields + ["payload", "attempts"]
 
 
-class LegacyLogEntrySerializer(serializers.Serializer):
-    """One legacy history entry; keys the legacy app omitted for an outcome are null here."""
-
-    timestamp = serializers.CharField(help_text="UTC ISO 8601 with microseconds.")
-    type = serializers.CharField(help_text='Always "custom".')
-    email_id = serializers.CharField(help_text='"test-webhook" for test deliveries.')
-    status = serializers.ChoiceField(choices=["success", "error", "skipped"])
-    status_code = serializers.IntegerField(allow_null=True, help_text="204 for skipped; null for a network error.")
-    webhook_url = serializers.CharField(allow_null=True, help_text='First 50 characters, then "...".')
-    subject = serializers.CharField(allow_null=True, help_text="First 100 characters.")
-    delivery_mode = serializers.CharField(allow_null=True, help_text='"json" or "form" (last attempt).')
-    attempted_delivery_modes = serializers.ListField(child=serializers.CharField(), allow_null=True)
-    fallback_used = serializers.BooleanField(allow_null=True)
-    payload_size_bytes = serializers.IntegerField(allow_null=True)
-    error_message = serializers.CharField(allow_null=True)
-    response_snippet = serializers.CharField(allow_null=True)
-    failure_reason = serializers.CharField(allow_null=True)
-    delivery_id = serializers.IntegerField(allow_null=True, help_text="Not in the legacy app.")
-    endpoint = serializers.CharField(allow_null=True, help_text="Endpoint name. Not in the legacy app.")
-    delivery_status = serializers.CharField(
-        allow_null=True, help_text="pending, sending, paused, succeeded, failed or cancelled."
-    )
-    attempts = serializers.IntegerField(allow_null=True, help_text="Attempts made so far.")
-
-
-class LegacyLogsSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    logs = LegacyLogEntrySerializer(many=True)
-    count = serializers.IntegerField()
-    days_filter = serializers.IntegerField()
-
-
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 

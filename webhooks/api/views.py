@@ -12,17 +12,13 @@ from webhooks.api.serializers import (
     DeliverySerializer,
     EndpointSerializer,
     ErrorSerializer,
-    LegacyLogsSerializer,
     ReplayFailedAnswerSerializer,
     ReplayFailedSerializer,
 )
 from webhooks.selectors import (
-    LEGACY_LOGS_DEFAULT_LIMIT,
-    LEGACY_STATUSES,
     deliveries_list,
     delivery_detail_queryset,
     lanes_health,
-    webhook_logs_legacy,
 )
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services.deliveries import (
@@ -49,9 +45,6 @@ BAD_QUERY = {
 NOT_REPLAYABLE = {409: OpenApiResponse(ErrorSerializer, description="Not replayable now; `detail` says why.")}
 NOT_CANCELLABLE = {409: OpenApiResponse(ErrorSerializer, description="Not waiting any more; `detail` says why.")}
 
-LEGACY_DAYS_DEFAULT = 7
-LEGACY_DAYS_MAX = 30
-LEGACY_LIMIT_MAX = 500
 
 
 @extend_schema_view(
@@ -223,47 +216,3 @@ class DeliveryReplayFailedView(APIView):
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         answer = {"replayed": replayed, "endpoint": endpoint, "since": since, "until": until}
         return Response(ReplayFailedAnswerSerializer(answer).data, status=status.HTTP_202_ACCEPTED)
-
-
-def legacy_days_parse(raw: str | None) -> int:
-    """The legacy rules: missing, not an integer or below 1 → 7; above 30 → 30."""
-    try:
-        days = int(raw)
-    except (TypeError, ValueError):
-        return LEGACY_DAYS_DEFAULT
-    if days < 1:
-        return LEGACY_DAYS_DEFAULT
-    return min(days, LEGACY_DAYS_MAX)
-
-
-class WebhookLogsQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=LEGACY_LIMIT_MAX, default=LEGACY_LOGS_DEFAULT_LIMIT)
-    status = serializers.ChoiceField(choices=LEGACY_STATUSES, required=False)
-    email_id = serializers.CharField(required=False, max_length=32)
-
-
-class WebhookLogsView(APIView):
-    """The legacy dashboard's history read, kept for existing scripts."""
-
-    @extend_schema(
-        operation_id="webhook_logs_legacy",
-        summary="Legacy webhook history",
-        description=(
-            "The legacy `GET /api/webhook_logs` shape. One entry per delivery that made at least one attempt "
-            "(its latest outcome; a delivery still retrying is `error`), plus one `skipped` entry per e-mail "
-            "skipped for lack of links. Newest first, at most `limit` entries (50 by default, as the legacy app)."
-        ),
-        parameters=[
-            OpenApiParameter(
-                "days", OpenApiTypes.INT, description="Look-back in days: 1-30, default 7 (invalid or < 1 → 7, > 30 → 30)."
-            ),
-            WebhookLogsQuerySerializer,
-        ],
-        responses={200: LegacyLogsSerializer, **BAD_QUERY, **AUTH_ERRORS},
-    )
-    def get(self, request):
-        days = legacy_days_parse(request.query_params.get("days"))
-        query = WebhookLogsQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        logs = webhook_logs_legacy(days=days, **query.validated_data)
-        return Response({"success": True, "logs": logs, "count": len(logs), "days_filter": days})

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from signal_server.models import WorkerHeartbeat
+from webhooks.models import WorkerHeartbeat
 
 # Rows of workers that stopped beating this long ago are dropped (worker ids change at each start).
 HEARTBEAT_KEEP = timedelta(days=1)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from signal_server.retention import PURGE_BATCH_SIZE, history_purge, history_purge_preview
+from ops.retention import PURGE_BATCH_SIZE, history_purge, history_purge_preview
 
 
 class Command(BaseCommand):
