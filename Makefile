@@ -9,12 +9,13 @@ STAMP := $(VENV)/.installed
 # `make run` is the development entry point: debug defaults on (so no secret key is needed) unless set.
 export DJANGO_DEBUG ?= true
 
-.PHONY: help venv install run test test-fast bench migrate clean
+.PHONY: help venv install run test test-fast lint bench migrate clean
 
 help:
 	@echo "make run       - install, migrate and serve web + worker on http://127.0.0.1:$(PORT)"
 	@echo "make test      - the whole suite, on SQLite + local memory, then on PostgreSQL + Redis"
 	@echo "make test-fast - the tests that need nothing but Python, on SQLite + local memory"
+	@echo "make lint      - ruff, and import-linter's check that apps import downward only"
 	@echo "make bench     - measure ingress and delivery throughput and latency"
 
 $(PY):
@@ -38,7 +39,11 @@ run: migrate
 # PostgreSQL, Redis, Chromium and Node.js are installed from the distribution's packages when missing
 # (root or passwordless sudo); otherwise the run stops here and names the command that installs them.
 # The servers run on free loopback ports for the length of each pytest run (tests/servers.py).
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(PY) -m tests.prerequisites --install
 	@echo "=== make test: SQLite (WAL) + local-memory cache ==="
 	$(PY) -m pytest --stack=embedded $(PYTEST_ARGS)

@@ -172,7 +172,7 @@ def ingress_scenario(builds: list[Build], args) -> dict:
             live = build.service(web_workers=args.web_workers, WEBHOOK_URL=receiver.url())
             setups.append((build, live, receiver))
             live.start()
-        for build, live, receiver in setups:
+        for _build, live, receiver in setups:
             # Warm-up to steady state: connections, caches, the WAL file at its working size.
             receiver.expected += ingress_phase(live, 8, WARM_UP_PUSHES, max_seconds=60)["requests"]
         measured = {(build.name, level): [] for build in builds for level in (8, 32)}
@@ -229,7 +229,9 @@ def e2e_phase(live: LiveService, receiver: ReceiverProcess, count: int) -> dict:
 
 
 # --- isolation: a healthy endpoint beside a slow one, or a black hole -----------------------------------
-def isolation_scenario(build: Build, *, other_args: tuple[str, ...], other_timeout: int, emails: int, cap: float) -> dict:
+def isolation_scenario(
+    build: Build, *, other_args: tuple[str, ...], other_timeout: int, emails: int, cap: float
+) -> dict:
     healthy, other = ReceiverProcess(), ReceiverProcess(*other_args)
     live = build.service(WEBHOOK_URL=healthy.url())
     try:
@@ -316,7 +318,8 @@ def ratios(report: dict, this: str, baseline: str) -> dict:
         ratio[f"ingress_c{level}_p99"] = round(mine["p99_ms"] / theirs["p99_ms"], 3)
     for name in ("drain_slow_receiver", "drain_instant_receiver"):
         if name in a:
-            ratio[f"{name}_rate"] = round(a[name]["deliveries_per_second"] / max(0.01, b[name]["deliveries_per_second"]), 2)
+            rate = a[name]["deliveries_per_second"] / max(0.01, b[name]["deliveries_per_second"])
+            ratio[f"{name}_rate"] = round(rate, 2)
     return ratio
 
 
@@ -329,7 +332,8 @@ ROWS = (
      lambda b: f"{b['end_to_end_idle']['p50_ms']} / {b['end_to_end_idle']['p95_ms']}"),
     ("healthy p50/p99 s, beside 1 s", "isolation_slow", lambda b: _isolation(b["isolation_slow"])),
     ("healthy p50/p99 s, black hole", "isolation_black_hole", lambda b: _isolation(b["isolation_black_hole"])),
-    ("drain to a 200 ms receiver /s", "drain_slow_receiver", lambda b: b["drain_slow_receiver"]["deliveries_per_second"]),
+    ("drain to a 200 ms receiver /s", "drain_slow_receiver",
+     lambda b: b["drain_slow_receiver"]["deliveries_per_second"]),
     ("drain to an instant one /s", "drain_instant_receiver",
      lambda b: b["drain_instant_receiver"]["deliveries_per_second"]),
     ("worker peak RSS MB (200 ms)", "drain_slow_receiver", lambda b: b["drain_slow_receiver"]["worker_peak_rss_mb"]),

@@ -191,24 +191,10 @@ def config_import(document: dict, *, dry_run: bool = False) -> ImportReport:
     """
     if not isinstance(document, dict):
         raise ConfigDocumentInvalid([ConfigError("(document)", f"must be a JSON object, not {_json_type(document)}")])
-    errors: list[ConfigError] = []
-    for key in document:
-        if key != "version" and key not in SECTIONS:
-            errors.append(ConfigError(key, f"unknown section (expected {', '.join(SECTIONS)})"))
-    version = document.get("version")
-    if version != DOCUMENT_VERSION or isinstance(version, bool):
-        found = "missing" if "version" not in document else f"got {json.dumps(version)}"
-        errors.append(ConfigError("version", f"must be {DOCUMENT_VERSION} ({found})"))
-
+    errors = _header_check(document)
     report = ImportReport(dry_run=dry_run, sections=[s for s in SECTIONS if s in document])
     with transaction.atomic():
-        if "settings" in document:
-            report.settings_changed = _settings_import(document["settings"], errors)
-        if "flags" in document:
-            report.flags_changed = _singleton_import(RuntimeFlags, "flags", FLAGS_KEYS, document["flags"], errors)
-        endpoints = _endpoints_import(document["endpoints"], errors, report) if "endpoints" in document else None
-        if "rules" in document:
-            _rules_import(document["rules"], endpoints, errors, report)
+        _sections_import(document, errors, report)
         if errors or dry_run:
             transaction.set_rollback(True)
     if errors:
@@ -217,6 +203,30 @@ def config_import(document: dict, *, dry_run: bool = False) -> ImportReport:
         # Bulk updates and deletes above fire no signals: every process reloads.
         config_changed()
     return report
+
+
+def _header_check(document: dict) -> list[ConfigError]:
+    """The document's version and section names."""
+    errors = [
+        ConfigError(key, f"unknown section (expected {', '.join(SECTIONS)})")
+        for key in document
+        if key != "version" and key not in SECTIONS
+    ]
+    version = document.get("version")
+    if version != DOCUMENT_VERSION or isinstance(version, bool):
+        found = "missing" if "version" not in document else f"got {json.dumps(version)}"
+        errors.append(ConfigError("version", f"must be {DOCUMENT_VERSION} ({found})"))
+    return errors
+
+
+def _sections_import(document: dict, errors: list[ConfigError], report: ImportReport) -> None:
+    if "settings" in document:
+        report.settings_changed = _settings_import(document["settings"], errors)
+    if "flags" in document:
+        report.flags_changed = _singleton_import(RuntimeFlags, "flags", FLAGS_KEYS, document["flags"], errors)
+    endpoints = _endpoints_import(document["endpoints"], errors, report) if "endpoints" in document else None
+    if "rules" in document:
+        _rules_import(document["rules"], endpoints, errors, report)
 
 
 def _singleton_import(model, section: str, keys, data, errors: list[ConfigError]) -> list[str]:
@@ -269,7 +279,31 @@ def _endpoints_import(data, errors: list[ConfigError], report: ImportReport) -> 
         errors.append(ConfigError("endpoints", f"must be a list of endpoint objects, not {_json_type(data)}"))
         return imported
     existing = {e.name: e for e in WebhookEndpoint.objects.select_for_update()}
-    items: list[tuple[str, WebhookEndpoint, dict | None]] = []  # path, endpoint, its values before
+    items = _endpoints_read(data, existing, errors)
+    imported.listed = dict.fromkeys(item.endpoint.name for item in items)
+    if len(items) == len(data):
+        _default_count_check(items, errors)
+    _endpoints_save(items, imported, errors, report)
+    unlisted = [e for name, e in existing.items() if name not in imported.listed]
+    imported.deactivated = {e.name for e in unlisted}
+    report.endpoints_deactivated = sorted(e.name for e in unlisted if e.is_active)
+    # Never deleted: their deliveries and history stay, and what they still had to send waits, paused.
+    endpoints_deactivate(
+        WebhookEndpoint.objects.filter(pk__in=[e.pk for e in unlisted]),
+        reason=WebhookEndpoint.DeactivatedReason.CONFIG, note="Not listed in an imported config document",
+    )
+    return imported
+
+
+@dataclass
+class _EndpointItem:
+    path: str
+    endpoint: WebhookEndpoint  # with the document's values assigned, not saved yet
+    before: dict | None  # its values before, None for a new endpoint
+
+
+def _endpoints_read(data: list, existing: dict, errors: list[ConfigError]) -> list[_EndpointItem]:
+    items: list[_EndpointItem] = []
     first_seen: dict[str, int] = {}
     for index, item in enumerate(data):
         path = f"endpoints[{index}]"
@@ -285,40 +319,38 @@ def _endpoints_import(data, errors: list[ConfigError], report: ImportReport) -> 
         endpoint = existing.get(name) or WebhookEndpoint(name=name)
         before = _snapshot(endpoint, ENDPOINT_KEYS) if endpoint.pk else None
         _assign(endpoint, values)
-        items.append((path, endpoint, before))
-        imported.listed[name] = None
+        items.append(_EndpointItem(path, endpoint, before))
+    return items
 
-    defaults = [e.name for _, e, _ in items if e.is_default]
-    if len(defaults) != 1 and len(items) == len(data):
+
+def _default_count_check(items: list[_EndpointItem], errors: list[ConfigError]) -> None:
+    defaults = [item.endpoint.name for item in items if item.endpoint.is_default]
+    if len(defaults) != 1:
         found = ", ".join(f"'{name}'" for name in defaults) or "none"
         errors.append(ConfigError("endpoints", f"exactly one endpoint must have is_default true (found {found})"))
+
+
+def _endpoints_save(
+    items: list[_EndpointItem], imported: _ImportedEndpoints, errors: list[ConfigError], report: ImportReport
+) -> None:
     # The constraint allows one default row at a time: clear the old default before saving the new one.
     WebhookEndpoint.objects.filter(is_default=True).update(is_default=False)
     seen_default = False
-    for path, endpoint, before in items:
+    for item in items:
+        endpoint = item.endpoint
         if endpoint.is_default and seen_default:
-            endpoint.is_default = False  # already reported above; keeps the constraint check quiet
+            endpoint.is_default = False  # already reported; keeps the constraint check quiet
         seen_default |= endpoint.is_default
-        if not _full_clean(endpoint, path, ENDPOINT_KEYS, errors):
+        if not _full_clean(endpoint, item.path, ENDPOINT_KEYS, errors):
             continue
         endpoint.save()
         imported.listed[endpoint.name] = endpoint
-        if before is None:
+        if item.before is None:
             report.endpoints_created.append(endpoint.name)
-        elif _changed(before, _snapshot(endpoint, ENDPOINT_KEYS)):
+        elif _changed(item.before, _snapshot(endpoint, ENDPOINT_KEYS)):
             report.endpoints_updated.append(endpoint.name)
         else:
             report.endpoints_unchanged.append(endpoint.name)
-
-    unlisted = [e for name, e in existing.items() if name not in first_seen]
-    imported.deactivated = {e.name for e in unlisted}
-    report.endpoints_deactivated = sorted(e.name for e in unlisted if e.is_active)
-    # Never deleted: their deliveries and history stay, and what they still had to send waits, paused.
-    endpoints_deactivate(
-        WebhookEndpoint.objects.filter(pk__in=[e.pk for e in unlisted]),
-        reason=WebhookEndpoint.DeactivatedReason.CONFIG, note="Not listed in an imported config document",
-    )
-    return imported
 
 
 def _rules_import(data, endpoints: _ImportedEndpoints | None, errors: list[ConfigError], report: ImportReport) -> None:
@@ -422,7 +454,10 @@ def _type_problem(value, kind: str, path: str) -> ConfigError | None:
     expected = {
         BOOL: (lambda v: isinstance(v, bool), "true or false"),
         INT: (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
-        INT_OR_NULL: (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "a whole number or null"),
+        INT_OR_NULL: (
+            lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)),
+            "a whole number or null",
+        ),
         STR: (lambda v: isinstance(v, str), "a string"),
         STR_OR_NULL: (lambda v: v is None or isinstance(v, str), "a string or null"),
         OBJECT: (lambda v: isinstance(v, dict), "an object"),

@@ -8,11 +8,9 @@ explains every value it mapped, left out, or whose behaviour differs here.
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from core.network import url_mask
-from core.times import time_parse
-from core.times import WEEKDAYS
+from core.times import WEEKDAYS, time_parse
 
 LEGACY_DOCUMENTS = ("webhook_config", "routing_rules", "processing_prefs", "runtime_flags")
 DEFAULT_ENDPOINT_NAME = "default"
@@ -212,7 +210,7 @@ def _processing_prefs(t: _Translation, prefs: dict) -> None:
     timeout = t.integer(prefs.get("webhook_timeout_sec", 30), "processing_prefs.webhook_timeout_sec", 1, 300)
     if timeout is not None:
         t.delivery["timeout_seconds"] = timeout  # noted in _document, once the endpoints are known
-    for key, value in prefs.items():
+    for key in prefs:
         if key in PREFS_UNUSED:
             t.note(NOT_MAPPED, f"processing_prefs.{key}", PREFS_UNUSED[key])
         elif key not in ("retry_count", "retry_delay_sec", "webhook_timeout_sec"):
@@ -295,22 +293,8 @@ def _absence(t: _Translation, config: dict) -> None:
     if "absence_pause_enabled" not in config and "absence_pause_days" not in config:
         return
     enabled = t.boolean(config.get("absence_pause_enabled", False), "webhook_config.absence_pause_enabled")
-    raw_days = config.get("absence_pause_days", [])
-    if not isinstance(raw_days, list):
-        t.note(NOT_MAPPED, "webhook_config.absence_pause_days", "not a list; absence is unchanged")
-        return
-    days, dropped = [], []
-    for day in raw_days:
-        name = day.strip().lower() if isinstance(day, str) else None
-        if name in WEEKDAYS:
-            if name not in days:
-                days.append(name)
-        else:
-            dropped.append(day)
-    if dropped:
-        message = f"not weekday names, dropped (they never matched): {dropped!r}"
-        t.note(NOT_MAPPED, "webhook_config.absence_pause_days", message)
-    if enabled is None:
+    days = _absence_days(t, config.get("absence_pause_days", []))
+    if enabled is None or days is None:
         return
     if enabled and not days:
         enabled = False
@@ -325,45 +309,26 @@ def _absence(t: _Translation, config: dict) -> None:
         )
 
 
+def _absence_days(t: _Translation, raw_days) -> list[str] | None:
+    """The weekday names, in order and once each; None when the value is not a list (noted)."""
+    source = "webhook_config.absence_pause_days"
+    if not isinstance(raw_days, list):
+        t.note(NOT_MAPPED, source, "not a list; absence is unchanged")
+        return None
+    names = [day.strip().lower() if isinstance(day, str) else None for day in raw_days]
+    dropped = [day for day, name in zip(raw_days, names, strict=True) if name not in WEEKDAYS]
+    if dropped:
+        t.note(NOT_MAPPED, source, f"not weekday names, dropped (they never matched): {dropped!r}")
+    return list(dict.fromkeys(name for name in names if name in WEEKDAYS))
+
+
 def _default_endpoint(t: _Translation, config: dict) -> None:
     source = "webhook_config"
     endpoint: dict = {"name": t.default_name, "is_default": True, "is_active": True}
-    url = config.get("webhook_url")
-    if isinstance(url, str) and url.strip():
-        normalised = make_url_normalise(url)
-        if normalised is None:
-            t.note(NOT_MAPPED, f"{source}.webhook_url", f"{url_mask(url)} is neither a URL nor a Make.com token")
-        else:
-            endpoint["url"] = t.default_url = normalised
-            shorthand = "" if normalised == url.strip() else " (Make.com shorthand expanded)"
-            target = f"endpoints['{t.default_name}'].url = {url_mask(normalised)}{shorthand}"
-            t.note(MAPPED, f"{source}.webhook_url", target)
-    elif url is None or isinstance(url, str):
-        t.note(
-            NOT_MAPPED,
-            f"{source}.webhook_url",
-            f"empty: the legacy app fell back to its WEBHOOK_URL variable; endpoint '{t.default_name}' keeps its "
-            "current URL (the import fails if it does not exist yet)",
-        )
-    else:
-        t.note(NOT_MAPPED, f"{source}.webhook_url", "not a string")
-
-    if "webhook_ssl_verify" in config:
-        verify = t.boolean(config["webhook_ssl_verify"], f"{source}.webhook_ssl_verify")
-        if verify is not None:
-            t.delivery["verify_tls"] = verify
-    mode = config.get("webhook_delivery_mode", "json")
-    mode_name = mode.strip().lower() if isinstance(mode, str) else None
-    if mode_name == "form":
-        t.delivery["delivery_mode"] = "legacy_form_header"
-    elif mode_name != "json":
-        t.note(
-            REVIEW, f"{source}.webhook_delivery_mode", f"{mode!r} is neither json nor form; the legacy app sent json"
-        )
-    if "webhook_fallback_on_415" in config:
-        fallback = t.boolean(config["webhook_fallback_on_415"], f"{source}.webhook_fallback_on_415")
-        if fallback is not None:
-            t.delivery["fallback_on_415"] = fallback
+    url = _default_url(t, config.get("webhook_url"), source)
+    if url:
+        endpoint["url"] = t.default_url = url
+    _delivery_options(t, config, source)
     endpoint.update(t.delivery)
     t.default_endpoint = endpoint
     options = ", ".join(f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in t.delivery.items())
@@ -375,6 +340,50 @@ def _default_endpoint(t: _Translation, config: dict) -> None:
         'on, as the legacy app counted a send as done only on HTTP 200 with JSON "success": true; switch it off '
         "in admin if the receiver answers 2xx without that body",
     )
+
+
+def _default_url(t: _Translation, url, source: str) -> str | None:
+    """The default webhook's URL (Make.com shorthand expanded), or None when it is absent or invalid (noted)."""
+    if isinstance(url, str) and url.strip():
+        normalised = make_url_normalise(url)
+        if normalised is None:
+            t.note(NOT_MAPPED, f"{source}.webhook_url", f"{url_mask(url)} is neither a URL nor a Make.com token")
+            return None
+        shorthand = "" if normalised == url.strip() else " (Make.com shorthand expanded)"
+        target = f"endpoints['{t.default_name}'].url = {url_mask(normalised)}{shorthand}"
+        t.note(MAPPED, f"{source}.webhook_url", target)
+        return normalised
+    if url is None or isinstance(url, str):
+        t.note(
+            NOT_MAPPED,
+            f"{source}.webhook_url",
+            f"empty: the legacy app fell back to its WEBHOOK_URL variable; endpoint '{t.default_name}' keeps its "
+            "current URL (the import fails if it does not exist yet)",
+        )
+    else:
+        t.note(NOT_MAPPED, f"{source}.webhook_url", "not a string")
+    return None
+
+
+def _delivery_options(t: _Translation, config: dict, source: str) -> None:
+    """TLS verification, delivery mode and the 415 fallback, shared by the default and the rules' endpoints."""
+    _boolean_option(t, config, source, "webhook_ssl_verify", "verify_tls")
+    mode = config.get("webhook_delivery_mode", "json")
+    mode_name = mode.strip().lower() if isinstance(mode, str) else None
+    if mode_name == "form":
+        t.delivery["delivery_mode"] = "legacy_form_header"
+    elif mode_name != "json":
+        t.note(
+            REVIEW, f"{source}.webhook_delivery_mode", f"{mode!r} is neither json nor form; the legacy app sent json"
+        )
+    _boolean_option(t, config, source, "webhook_fallback_on_415", "fallback_on_415")
+
+
+def _boolean_option(t: _Translation, config: dict, source: str, legacy_key: str, key: str) -> None:
+    if legacy_key in config:
+        value = t.boolean(config[legacy_key], f"{source}.{legacy_key}")
+        if value is not None:
+            t.delivery[key] = value
 
 
 def _runtime_flags(t: _Translation, flags: dict) -> None:
@@ -409,15 +418,8 @@ def _runtime_flags(t: _Translation, flags: dict) -> None:
 
 def _routing_rules(t: _Translation, document) -> None:
     source = "routing_rules"
-    if isinstance(document, dict):
-        for key in document:
-            if key not in ("rules", "_updated_at"):
-                t.note(NOT_MAPPED, f"{source}.{key}", "unknown key")
-        rules = document.get("rules")
-    else:
-        rules = document
-    if not isinstance(rules, list):
-        t.note(NOT_MAPPED, f"{source}.rules", "not a list; routing rules are unchanged")
+    rules = _rules_list(t, document, source)
+    if rules is None:
         return
     t.rules = []
     invalid = []
@@ -446,6 +448,24 @@ def _routing_rules(t: _Translation, document) -> None:
     )
     if any("id" in r for r in rules if isinstance(r, dict)):
         t.note(NOT_MAPPED, f"{source}.rules[].id", "legacy rule ids are not kept; rules are ordered as listed")
+    _rules_semantics_notes(t, source)
+
+
+def _rules_list(t: _Translation, document, source: str) -> list | None:
+    """The stored rule list (bare, or under "rules" with an update stamp); None, noted, when it is not a list."""
+    if isinstance(document, dict):
+        for key in document:
+            if key not in ("rules", "_updated_at"):
+                t.note(NOT_MAPPED, f"{source}.{key}", "unknown key")
+        document = document.get("rules")
+    if not isinstance(document, list):
+        t.note(NOT_MAPPED, f"{source}.rules", "not a list; routing rules are unchanged")
+        return None
+    return document
+
+
+def _rules_semantics_notes(t: _Translation, source: str) -> None:
+    """Where the translated rules behave differently from the legacy app: for the operator to review."""
     t.note(
         REVIEW,
         source,
@@ -495,17 +515,37 @@ def _rule(t: _Translation, rule, index: int, path: str) -> dict | None:
         message = f"'{name}' is the legacy placeholder for the default webhook, which the default endpoint covers"
         t.note(NOT_MAPPED, path, message)
         return {}
-    conditions = rule.get("conditions")
+    conditions = _rule_conditions(t, rule.get("conditions"), name, path)
+    actions = _rule_actions(t, rule.get("actions"), name, path) if conditions is not None else None
+    if actions is None:
+        return None
+    url, priority, stop = actions
+    endpoint = _rule_endpoint(t, name, url, f"{path}.actions.webhook_url")
+    return {
+        "name": name,
+        "is_active": t.rules_active,
+        "match": "all",
+        "conditions": conditions,
+        "endpoint": endpoint,
+        "priority": priority,
+        "stop_processing": stop,
+    }
+
+
+def _rule_conditions(t: _Translation, conditions, name: str, path: str) -> list[dict] | None:
     if not isinstance(conditions, list) or not conditions:
         t.note(NOT_MAPPED, path, f"'{name}' has no conditions")
         return None
-    translated_conditions = []
-    for c_index, condition in enumerate(conditions):
-        translated = _condition(t, condition, f"{path}.conditions[{c_index}]")
-        if translated is None:
-            return None
-        translated_conditions.append(translated)
-    actions = rule.get("actions")
+    translated = []
+    for index, condition in enumerate(conditions):
+        translated.append(_condition(t, condition, f"{path}.conditions[{index}]"))
+        if translated[-1] is None:
+            return None  # the rule is skipped: the later conditions are not worth a note
+    return translated
+
+
+def _rule_actions(t: _Translation, actions, name: str, path: str) -> tuple[str, str, bool] | None:
+    """The rule's (https URL, priority, stop_processing), or None when one is invalid (noted)."""
     if not isinstance(actions, dict):
         t.note(NOT_MAPPED, path, f"'{name}' has no actions object")
         return None
@@ -520,18 +560,7 @@ def _rule(t: _Translation, rule, index: int, path: str) -> dict | None:
         t.note(NOT_MAPPED, f"{path}.actions.priority", f"{priority!r} is neither normal nor high")
         return None
     stop = t.boolean(actions.get("stop_processing", False), f"{path}.actions.stop_processing")
-    if stop is None:
-        return None
-    endpoint = _rule_endpoint(t, name, normalised, f"{path}.actions.webhook_url")
-    return {
-        "name": name,
-        "is_active": t.rules_active,
-        "match": "all",
-        "conditions": translated_conditions,
-        "endpoint": endpoint,
-        "priority": priority,
-        "stop_processing": stop,
-    }
+    return None if stop is None else (normalised, priority, stop)
 
 
 def _condition(t: _Translation, condition, path: str) -> dict | None:

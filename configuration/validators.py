@@ -34,8 +34,11 @@ def window_validate(start: str, end: str) -> None:
     """Both bounds or neither, each HHhMM or HH:MM, and not the same time."""
     if bool(start) != bool(end):
         raise ValidationError({"window_end" if start else "window_start": "Set both window start and end, or neither."})
-    bad = {field: "Use HHhMM or HH:MM (00h00 to 23h59)." for field, value in (("window_start", start), ("window_end", end))
-           if value and time_parse(value) is None}
+    bad = {
+        field: "Use HHhMM or HH:MM (00h00 to 23h59)."
+        for field, value in (("window_start", start), ("window_end", end))
+        if value and time_parse(value) is None
+    }
     if bad:
         raise ValidationError(bad)
     if start and time_parse(start) == time_parse(end):

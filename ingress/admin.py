@@ -1,12 +1,18 @@
 import json
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Func, IntegerField, Q
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from ingress.models import InboundEmail
+from ingress.selectors import email_sample_get, emails_recent
 from ingress.services import EmailRerunRefused, email_rerun
+from routing.forms import RulesTestForm
+from routing.models import RoutingRule
+from routing.selectors import endpoint_names, endpoints_inactive, rules_preview
 from webhooks.models import WebhookDelivery
 
 
@@ -184,3 +190,68 @@ class InboundEmailAdmin(admin.ModelAdmin):
             f"{kept} endpoint(s) already had one (replay those deliveries to resend them).",
             level,
         )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.rules_test_view)
+        return [path("rules-test/", view, name="ingress_rules_test"), *super().get_urls()]
+
+    def rules_test_view(self, request):
+        """What the routing rules decide for a sample or a recorded e-mail, right now (nothing is sent)."""
+        if not (self.has_view_permission(request) and request.user.has_perm("routing.view_routingrule")):
+            raise PermissionDenied
+        recent = list(emails_recent())
+        explanation = email = None
+        if request.method == "POST":
+            form = RulesTestForm(request.POST, recent=recent)
+            if form.is_valid():
+                sample = {k: form.cleaned_data[k] for k in ("sender", "subject", "body")}
+                picked = form.cleaned_data["email"]
+                if picked is not None:
+                    sample = email_sample_get(picked) or sample
+                    form = RulesTestForm(initial=sample, recent=recent)
+                explanation, email = rules_preview(**sample)
+        else:
+            sample = email_sample_get(request.GET.get("email"))
+            form = RulesTestForm(initial=sample or {}, recent=recent)
+            if sample:
+                explanation, email = rules_preview(**sample)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": RoutingRule._meta,
+            "title": "Test routing rules",
+            "form": form,
+            "explanation": explanation,
+            "email": email,
+            **_outcome(explanation),
+        }
+        return TemplateResponse(request, "admin/routing/routingrule/test_rules.html", context)
+
+
+def _outcome(explanation) -> dict:
+    """Endpoint names and the default endpoint's fate, for the decision shown on the test page."""
+    if explanation is None:
+        return {}
+    names = endpoint_names()
+    inactive = endpoints_inactive()
+    decision = explanation.decision
+    default_id = decision.default_endpoint_id
+    via = next((t.rule for t in decision.targets if t.endpoint_id == default_id and t.rule), None)
+    if default_id is None:
+        state = "none"
+    elif decision.default_added:
+        state = "added"
+    elif decision.default_suppressed:
+        state = "suppressed"
+    else:
+        state = "via_rule"
+    return {
+        "deliveries": [
+            {"endpoint": names.get(t.endpoint_id, f"#{t.endpoint_id}"), "rule": t.rule} for t in decision.targets
+        ],
+        "paused": [
+            names.get(t.endpoint_id, f"#{t.endpoint_id}") for t in decision.targets if t.endpoint_id in inactive
+        ],
+        "default_endpoint": names.get(default_id, ""),
+        "default_state": state,
+        "default_via": via,
+    }

@@ -6,7 +6,7 @@ Keyword tests run on folded text (accents removed, lower case, single spaces), s
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
 from core.providers import provider_for_host
@@ -67,7 +67,7 @@ def _in_one_hour(now: datetime) -> datetime:
     if now.utcoffset() is None:
         return now + _ONE_HOUR
     # Elapsed time, not wall-clock arithmetic: across a DST change "in one hour" is still 60 minutes.
-    return (now.astimezone(timezone.utc) + _ONE_HOUR).astimezone(now.tzinfo)
+    return (now.astimezone(UTC) + _ONE_HOUR).astimezone(now.tzinfo)
 
 
 def _delivery_time(folded_subject: str, folded_text: str, now_local: datetime) -> str | None:

@@ -4,9 +4,8 @@ import re
 from collections.abc import Iterator
 from urllib.parse import quote, unquote, unquote_to_bytes, urlencode, urlsplit, urlunsplit
 
-from core.providers import PROVIDER_DOMAINS, provider_for_host
+from core.providers import provider_for_host
 from core.text import entities_decode, html_view
-
 
 # A URL runs to whitespace, "<", ">" or '"' (legacy boundary). Lone surrogates are excluded because
 # they cannot be encoded and no real URL holds one.

@@ -1,7 +1,6 @@
 from django.db import models
 
 
-
 class InboundEmail(models.Model):
     """An e-mail pushed to ingress that passed authentication and validation, with its decision."""
 
@@ -16,7 +15,8 @@ class InboundEmail(models.Model):
     # Indexed, and kept unique, by one_email_per_dedup_key: one index fewer to write per push.
     email_id = models.CharField(max_length=32)
     # Equals email_id while deduplication is on; NULL (never conflicting) for pushes accepted with it off.
-    dedup_key = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    # NULL is needed: "" would make one_email_per_dedup_key reject a repeated email_id with dedup off.
+    dedup_key = models.CharField(max_length=32, null=True, blank=True, editable=False)  # noqa: DJ001
     message_id = models.CharField(max_length=500, blank=True)
     sender = models.CharField(max_length=500)
     # Not indexed: its filters are case-insensitive, which a plain index does not serve.

@@ -7,6 +7,23 @@ def email_is_known(email_id: str) -> bool:
     return InboundEmail.objects.filter(email_id=email_id, dedup_key=email_id).exists()
 
 
+RECENT_EMAILS = 25
+
+
+def emails_recent():
+    """The latest inbound e-mails to test the routing rules on, without their bodies."""
+    return InboundEmail.objects.only("id", "received_at", "subject", "sender_email").order_by("-received_at", "-id")[
+        :RECENT_EMAILS
+    ]
+
+
+def email_sample_get(email_pk) -> dict | None:
+    """Sender, subject and raw body of a recorded e-mail (by primary key), to test the routing rules on."""
+    if not str(email_pk or "").isdigit():
+        return None
+    email = InboundEmail.objects.filter(pk=int(email_pk)).only("sender", "subject", "body").first()
+    return {"sender": email.sender, "subject": email.subject, "body": email.body} if email else None
+
 
 # --- History reads (REST API, admin, overview) ------------------------------------------------------
 

@@ -8,20 +8,19 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from configuration.snapshot import IngressConfig, ingress_config_get
+from core.addresses import email_mask, sender_email_parse
+from core.text import html_to_text
+from core.times import WEEKDAYS
 from ingress import windows
 from ingress.detectors import email_detect
 from ingress.identity import email_id_compute
-from core.addresses import sender_email_parse
 from ingress.links import links_extract
 from ingress.models import InboundEmail
 from ingress.ratelimit import sender_rate_check
-from configuration.snapshot import IngressConfig, ingress_config_get
 from ingress.selectors import email_is_known
-from core.text import html_to_text
 from routing.evaluation import RoutableEmail, RoutingDecision, rules_evaluate
 from signal_server.inserts import row_insert
-from core.addresses import email_mask
-from core.times import WEEKDAYS
 from webhooks.services.deliveries import deliveries_create
 
 logger = logging.getLogger("ingress")
@@ -47,13 +46,14 @@ class IngestResult:
     body: dict
     headers: dict = field(default_factory=dict)
 
+    @classmethod
+    def refused(cls, status_code: int, message: str, **headers) -> "IngestResult":
+        """The legacy refusal body: {"success": false, "message": …}."""
+        return cls(status_code, {"success": False, "message": message}, headers)
+
 
 def _answer(status: str, email_id: str, **extra) -> IngestResult:
     return IngestResult(200, {"success": True, "status": status, "email_id": email_id, **extra})
-
-
-def _refuse(status_code: int, message: str, **headers) -> IngestResult:
-    return IngestResult(status_code, {"success": False, "message": message}, headers)
 
 
 def sending_paused(config: IngressConfig, now_local: datetime) -> bool:
@@ -74,7 +74,9 @@ class IngressDecision:
     routing: RoutingDecision | None = None
 
 
-def email_decide(push: InboundPush, config: IngressConfig, *, sender_email: str, email_id: str, now: datetime) -> IngressDecision:
+def email_decide(
+    push: InboundPush, config: IngressConfig, *, sender_email: str, email_id: str, now: datetime
+) -> IngressDecision:
     """Allowlist, sending switch and absence, detection and window, links policy, routing: pure, in that order."""
     record = {
         "email_id": email_id,
@@ -88,7 +90,9 @@ def email_decide(push: InboundPush, config: IngressConfig, *, sender_email: str,
         "source": push.source,
     }
     if config.sender_allowlist and sender_email not in config.sender_allowlist:
-        return IngressDecision(InboundEmail.Status.SKIPPED_SENDER_NOT_ALLOWED, record | {"decision": {"reason": "sender_not_allowed"}})
+        return IngressDecision(
+            InboundEmail.Status.SKIPPED_SENDER_NOT_ALLOWED, record | {"decision": {"reason": "sender_not_allowed"}}
+        )
 
     now_local = now.astimezone(ZoneInfo(config.time_zone))
     if sending_paused(config, now_local):
@@ -141,7 +145,11 @@ def email_decide(push: InboundPush, config: IngressConfig, *, sender_email: str,
         return IngressDecision("", message="No active endpoint", routing=routing)
     if window.action == windows.DEFER:
         return IngressDecision(
-            InboundEmail.Status.DEFERRED, record, targets=routing.targets, deliver_after=window.deliver_after, routing=routing
+            InboundEmail.Status.DEFERRED,
+            record,
+            targets=routing.targets,
+            deliver_after=window.deliver_after,
+            routing=routing,
         )
     return IngressDecision(InboundEmail.Status.PROCESSED, record, targets=routing.targets, routing=routing)
 
@@ -151,7 +159,7 @@ def email_ingest(push: InboundPush, *, now: datetime | None = None) -> IngestRes
     now = now or timezone.now()
     config = ingress_config_get()
     if not config.ingress_enabled:
-        return _refuse(409, "Gmail ingress disabled")
+        return IngestResult.refused(409, "Gmail ingress disabled")
 
     sender_email = sender_email_parse(push.sender)
     email_id = email_id_compute(
@@ -160,7 +168,7 @@ def email_ingest(push: InboundPush, *, now: datetime | None = None) -> IngestRes
     retry_after = sender_rate_check(sender_email, config.rate_limit_per_sender_per_hour, now)
     if retry_after is not None:
         logger.warning("INGRESS: rate limit exceeded for %s", email_mask(sender_email))
-        return _refuse(429, "Rate limit exceeded", **{"Retry-After": str(retry_after)})
+        return IngestResult.refused(429, "Rate limit exceeded", **{"Retry-After": str(retry_after)})
 
     # Everything pure happens before the transaction, which then holds the write lock only for the writes.
     decided = email_decide(push, config, sender_email=sender_email, email_id=email_id, now=now)
@@ -188,7 +196,7 @@ def _decision_apply(decided: IngressDecision, config: IngressConfig, email_id: s
             logger.warning("INGRESS: no endpoint for email_id=%s: configure a default endpoint", email_id)
         else:
             logger.info("INGRESS: %s email_id=%s", decided.message, email_id)
-        return _refuse(409, decided.message)
+        return IngestResult.refused(409, decided.message)
     email = row_insert(InboundEmail(**decided.record, status=decided.status, deliver_after=decided.deliver_after))
     if decided.routing is not None:
         for rule in decided.routing.matched_rules:

@@ -1,12 +1,10 @@
 """Time-window evaluation (SPEC §5.4) as pure functions of the configuration and the local time."""
 
-import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from core.times import time_parse
 from ingress.detectors import DESABO, RECADRAGE
-
 
 DELIVER = "deliver"
 SKIP = "skip"

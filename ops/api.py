@@ -76,7 +76,9 @@ class WebhookLogsView(APIView):
         ),
         parameters=[
             OpenApiParameter(
-                "days", OpenApiTypes.INT, description="Look-back in days: 1-30, default 7 (invalid or < 1 → 7, > 30 → 30)."
+                "days",
+                OpenApiTypes.INT,
+                description="Look-back in days: 1-30, default 7 (invalid or < 1 → 7, > 30 → 30).",
             ),
             WebhookLogsQuerySerializer,
         ],

@@ -1,7 +1,7 @@
 """The legacy history read (`GET /api/webhook_logs`): deliveries and e-mails skipped for lack of links,
 in the shape the legacy dashboard's scripts expect."""
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -31,7 +31,7 @@ def _legacy_mode(mode: str) -> str:
 
 
 def _legacy_time(moment: datetime) -> str:
-    return moment.astimezone(dt_timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _legacy_entry(**fields) -> dict:

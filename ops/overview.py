@@ -1,6 +1,6 @@
 """The admin overview page: the last 7 days of e-mails and deliveries, and the queue right now."""
 
-from datetime import datetime, time, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin
@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from configuration.selectors import time_zone_configured
+from core.times import seconds_since
 from ingress.models import InboundEmail
 from ingress.selectors import email_counts_by_hour, email_counts_by_provider
-from core.times import seconds_since
 from ops.charts import Series, horizontal_bar_chart, stacked_bar_chart
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import (
@@ -63,7 +63,7 @@ def overview_build(now: datetime | None = None) -> dict:
 
     # E-mails per local hour, from the first day's midnight to the current hour.
     per_hour: dict[datetime, dict[str, int]] = {}
-    moment = since.astimezone(dt_timezone.utc)  # step in absolute hours: local wall time may skip or repeat one
+    moment = since.astimezone(UTC)  # step in absolute hours: local wall time may skip or repeat one
     while moment <= now:
         per_hour.setdefault(moment.astimezone(tz).replace(minute=0, second=0, microsecond=0, tzinfo=None), {})
         moment += timedelta(hours=1)

@@ -4,14 +4,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from routing.forms import RoutingConditionForm, RoutingConditionFormSet, RoutingRuleForm, RulesTestForm
+from routing.forms import RoutingConditionForm, RoutingConditionFormSet, RoutingRuleForm
 from routing.models import RoutingCondition, RoutingRule
-from routing.selectors import endpoint_names, endpoints_inactive, inbound_email_sample, recent_emails, rules_preview
 from routing.services import (
     DIRECTIONS,
     rule_delete,
@@ -36,6 +34,9 @@ class RoutingConditionInline(admin.TabularInline):
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(admin.ModelAdmin):
     form = RoutingRuleForm
+    # The fieldsets show the form's own position field; excluding the model field keeps the form from
+    # writing it or checking it against the unique constraint (rule_save in save_model places the rule).
+    exclude = ("position",)
     inlines = [RoutingConditionInline]
     list_display = (
         "position",
@@ -99,7 +100,8 @@ class RoutingRuleAdmin(admin.ModelAdmin):
             )
 
         return format_html(
-            '<span class="rule-order" data-rule-id="{}"><span class="rule-drag-handle" draggable="true" title="Drag to reorder">'
+            '<span class="rule-order" data-rule-id="{}">'
+            '<span class="rule-drag-handle" draggable="true" title="Drag to reorder">'
             "⠿</span>{}{}</span>",
             rule.pk,
             button("up", "▲", "Move up"),
@@ -184,7 +186,6 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("test/", view(self.test_view), name="routing_routingrule_test"),
             path("reorder/", view(self.reorder_view), name="routing_routingrule_reorder"),
             path("<path:object_id>/move/<str:direction>/", view(self.move_view), name="routing_routingrule_move"),
         ] + super().get_urls()
@@ -220,61 +221,3 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         except ValueError as exc:
             return JsonResponse({"success": False, "message": str(exc)}, status=400)
         return JsonResponse({"success": True})
-
-    def test_view(self, request):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        recent = list(recent_emails())
-        explanation = email = None
-        if request.method == "POST":
-            form = RulesTestForm(request.POST, recent=recent)
-            if form.is_valid():
-                sample = {k: form.cleaned_data[k] for k in ("sender", "subject", "body")}
-                picked = form.cleaned_data["email"]
-                if picked is not None:
-                    sample = inbound_email_sample(picked) or sample
-                    form = RulesTestForm(initial=sample, recent=recent)
-                explanation, email = rules_preview(**sample)
-        else:
-            sample = inbound_email_sample(request.GET.get("email"))
-            form = RulesTestForm(initial=sample or {}, recent=recent)
-            if sample:
-                explanation, email = rules_preview(**sample)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Test routing rules",
-            "form": form,
-            "explanation": explanation,
-            "email": email,
-            **_outcome(explanation),
-        }
-        return TemplateResponse(request, "admin/routing/routingrule/test_rules.html", context)
-
-
-def _outcome(explanation) -> dict:
-    """Endpoint names and the default endpoint's fate, for the decision shown on the test page."""
-    if explanation is None:
-        return {}
-    names = endpoint_names()
-    inactive = endpoints_inactive()
-    decision = explanation.decision
-    default_id = decision.default_endpoint_id
-    via = next((t.rule for t in decision.targets if t.endpoint_id == default_id and t.rule), None)
-    if default_id is None:
-        state = "none"
-    elif decision.default_added:
-        state = "added"
-    elif decision.default_suppressed:
-        state = "suppressed"
-    else:
-        state = "via_rule"
-    return {
-        "deliveries": [
-            {"endpoint": names.get(t.endpoint_id, f"#{t.endpoint_id}"), "rule": t.rule} for t in decision.targets
-        ],
-        "paused": [names.get(t.endpoint_id, f"#{t.endpoint_id}") for t in decision.targets if t.endpoint_id in inactive],
-        "default_endpoint": names.get(default_id, ""),
-        "default_state": state,
-        "default_via": via,
-    }

@@ -24,7 +24,8 @@ class RoutingRuleForm(forms.ModelForm):
 
     class Meta:
         model = RoutingRule
-        exclude = ["position"]
+        # Every model field but position (the declared field above stands in for it).
+        fields = ["name", "is_active", "match", "endpoint", "priority", "stop_processing"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,10 +1,7 @@
-from ingress.models import InboundEmail
 from core.text import html_to_text
 from routing.evaluation import CompiledCondition, CompiledRule, RoutableEmail, RoutingExplanation, rules_explain
 from routing.models import RoutingRule
 from webhooks.models import WebhookEndpoint
-
-RECENT_EMAILS = 25
 
 
 def rules_compiled(*, include_inactive: bool = False) -> tuple[CompiledRule, ...]:
@@ -58,18 +55,3 @@ def endpoint_names() -> dict[int, str]:
 
 def endpoints_inactive() -> set[int]:
     return set(WebhookEndpoint.objects.filter(is_active=False).values_list("id", flat=True))
-
-
-def recent_emails():
-    """The latest inbound e-mails to test the rules on, without their bodies."""
-    return InboundEmail.objects.only("id", "received_at", "subject", "sender_email").order_by("-received_at", "-id")[
-        :RECENT_EMAILS
-    ]
-
-
-def inbound_email_sample(email_pk) -> dict | None:
-    """Sender, subject and raw body of a recorded inbound e-mail (by primary key), to test the rules on."""
-    if not str(email_pk or "").isdigit():
-        return None
-    email = InboundEmail.objects.filter(pk=int(email_pk)).only("sender", "subject", "body").first()
-    return {"sender": email.sender, "subject": email.subject, "body": email.body} if email else None

@@ -3,9 +3,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ingress.api.history import EmailDetailView, EmailListView
+from ops.api import WebhookLogsView
 from ops.health import health, health_ready
 from ops.overview import overview_view
-from ops.api import WebhookLogsView
 
 admin.site.site_header = "Signal Server"
 admin.site.site_title = "Signal Server admin"

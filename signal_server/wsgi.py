@@ -6,7 +6,7 @@ from django.urls import get_resolver
 
 from signal_server.wsgi_prompt_close import prompt_close
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "signal_server.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "signal_server.settings.base")
 application = prompt_close(get_wsgi_application())
 
 # Import every view now, then keep what the process loaded at start out of the cyclic collector's

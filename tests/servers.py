@@ -150,7 +150,8 @@ def _pg_ctl_for_this_user(pg_ctl: str, directory: Path) -> str:
     wrapper = directory.parent / "pg_ctl"
     # From a directory `postgres` can enter: pg_ctl starts by changing back to the caller's.
     wrapper.write_text(
-        f'#!/bin/sh\ncd "{directory}" && exec setpriv --reuid=postgres --regid=postgres --init-groups -- "{pg_ctl}" "$@"\n'
+        f'#!/bin/sh\ncd "{directory}" && '
+        f'exec setpriv --reuid=postgres --regid=postgres --init-groups -- "{pg_ctl}" "$@"\n'
     )
     wrapper.chmod(0o755)
     directory.parent.chmod(0o755)

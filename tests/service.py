@@ -52,7 +52,7 @@ class LiveService:
         self.port = free_port()
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "signal_server.settings",
+            "DJANGO_SETTINGS_MODULE": "signal_server.settings.base",
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": "e2e-secret-key-" + uuid.uuid4().hex,
             "PROCESS_API_TOKEN": TOKEN,

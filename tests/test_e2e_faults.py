@@ -73,11 +73,15 @@ def test_redis_outage_keeps_ingress_answering_from_the_database(receiver_live, r
         answers = [live.push(email(n)) for n in range(2, 12)]
         assert [a.status_code for a in answers] == [200] * 10
         assert time.monotonic() - started < 10
-        live.shell("from configuration.models import RuntimeFlags as F; f = F.load(); f.ingress_enabled = False; f.save()")
+        live.shell(
+            "from configuration.models import RuntimeFlags as F; f = F.load(); f.ingress_enabled = False; f.save()"
+        )
         assert live.push(email(50)).status_code == 409, "a flag change must apply even without the cache"
 
         redis_server.start()
-        live.shell("from configuration.models import RuntimeFlags as F; f = F.load(); f.ingress_enabled = True; f.save()")
+        live.shell(
+            "from configuration.models import RuntimeFlags as F; f = F.load(); f.ingress_enabled = True; f.save()"
+        )
         assert live.push(email(51)).json()["status"] == "processed"
         assert len(receiver_live.wait_for(12, timeout=30, path="/redis")) == 12
     finally:

@@ -16,7 +16,9 @@ DROPBOX = "https://www.dropbox.com/scl/fo/abc123/def?rlkey=xyz&dl=0"
 @pytest.fixture(scope="module")
 def service(receiver_live):
     live = LiveService(
-        WEBHOOK_URL=receiver_live.url("/hook"), DJANGO_SUPERUSER_USERNAME="ops", DJANGO_SUPERUSER_PASSWORD="ops-pass-2026"
+        WEBHOOK_URL=receiver_live.url("/hook"),
+        DJANGO_SUPERUSER_USERNAME="ops",
+        DJANGO_SUPERUSER_PASSWORD="ops-pass-2026",
     ).start()
     live.api_token = live.manage("drf_create_token", "ops").split()[2]
     yield live

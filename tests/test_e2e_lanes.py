@@ -49,7 +49,8 @@ def configure(service, *, default_url: str, lane: dict | None = None, also: dict
         "from webhooks.models import WebhookDelivery as D;"
         # What earlier tests left: their extra endpoint retired, their waiting deliveries cancelled.
         "RoutingRule.objects.all().delete();"
-        "[E.objects.filter(pk=e.pk).update(name=f'retired-{e.pk}', is_active=False) for e in E.objects.filter(is_default=False)];"
+        "[E.objects.filter(pk=e.pk).update(name=f'retired-{e.pk}', is_active=False)"
+        " for e in E.objects.filter(is_default=False)];"
         "D.objects.filter(status__in=['pending', 'paused']).update(status='cancelled');"
         f"E.objects.filter(is_default=True).update(**{fields!r});"
         "EndpointLane.objects.all().delete();"
@@ -172,7 +173,7 @@ def test_a_rate_limit_spaces_the_attempts(service):
         got = paced.wait_for(4, timeout=20)
         assert len(got) == 4
         starts = sorted(paced.started)
-        assert all(later - earlier >= 0.9 for earlier, later in zip(starts, starts[1:])), starts
+        assert all(later - earlier >= 0.9 for earlier, later in zip(starts, starts[1:], strict=False)), starts
     finally:
         paced.stop()
 
@@ -183,7 +184,9 @@ def test_every_delivery_arrives_when_a_worker_is_killed_mid_burst(service):
         configure(service, default_url=target.url("/burst"), lane={"max_in_flight": 16}, schedule=(0, 1, 1, 1, 1))
         email_ids = burst(service, "killed burst", 30)
         assert target.wait_started(6, timeout=15) >= 6
-        workers = [pid for pid in service.children() if b"manage.py\0deliver" in open(f"/proc/{pid}/cmdline", "rb").read()]
+        workers = [
+            pid for pid in service.children() if b"manage.py\0deliver" in open(f"/proc/{pid}/cmdline", "rb").read()
+        ]
         os.kill(workers[0], signal.SIGKILL)
 
         finished = wait_until(

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.e2e
 def live_api():
     receiver = Receiver().start()
     live = LiveService(
-        WEBHOOK_URL=receiver.url("/fuzz"), DJANGO_SUPERUSER_USERNAME="fuzzer", DJANGO_SUPERUSER_PASSWORD="fuzz-pass-123456"
+        WEBHOOK_URL=receiver.url("/fuzz"),
+        DJANGO_SUPERUSER_USERNAME="fuzzer",
+        DJANGO_SUPERUSER_PASSWORD="fuzz-pass-123456",
     ).start()
     live.api_token = live.shell(
         "from rest_framework.authtoken.models import Token;"
@@ -32,21 +34,24 @@ def live_api():
     receiver.stop()
 
 
+def operation_exercise(live_api, operation, credentials: str) -> None:
+    @given(case=operation.as_strategy())
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def exercise(case):
+        case.call_and_validate(
+            base_url=live_api.url(""),
+            headers={"Authorization": credentials},
+            checks=[not_a_server_error, content_type_conformance, response_schema_conformance],
+            timeout=30,
+        )
+
+    exercise()
+
+
 def test_api_answers_generated_requests_without_server_errors(live_api):
     schema = schemathesis.openapi.from_url(live_api.url("/api/schema/?format=json"))
     operations = [result.ok() for result in schema.get_all_operations()]
     assert any(op.path.startswith("/api/ingress") for op in operations)
     for operation in operations:
         credentials = f"Bearer {TOKEN}" if operation.path.startswith("/api/ingress") else f"Token {live_api.api_token}"
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def exercise(case):
-            case.call_and_validate(
-                base_url=live_api.url(""),
-                headers={"Authorization": credentials},
-                checks=[not_a_server_error, content_type_conformance, response_schema_conformance],
-                timeout=30,
-            )
-
-        exercise()
+        operation_exercise(live_api, operation, credentials)

@@ -19,8 +19,8 @@ import requests
 import urllib3
 from django.conf import settings
 
-from core.providers import provider_for_host
 from core.network import host_addresses, ip_is_private
+from core.providers import provider_for_host
 
 # Hosts a provider's download redirects to, beyond the provider domains themselves.
 CONTENT_HOST_DOMAINS = ("dropboxusercontent.com",)

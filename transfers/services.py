@@ -149,7 +149,7 @@ def _transfers_run(plans: list[_Plan]) -> None:
         return
     with ThreadPoolExecutor(max_workers=min(PARALLEL_TRANSFERS, len(plans)), thread_name_prefix="r2") as pool:
         outcomes = list(pool.map(lambda plan: transfer_run(plan.source_url, plan.provider), plans))
-    for plan, outcome in zip(plans, outcomes):
+    for plan, outcome in zip(plans, outcomes, strict=True):
         plan.pair = _pair_record(plan.pair, outcome)
         plan.action = "use"
 

@@ -53,7 +53,11 @@ class WebhookEndpointForm(forms.ModelForm):
 
     class Meta:
         model = WebhookEndpoint
-        fields = "__all__"
+        fields = [
+            "name", "url", "is_active", "is_default", "secret", "delivery_mode", "fallback_on_415", "verify_tls",
+            "timeout_seconds", "success_requires_json", "headers", "max_in_flight", "rate_limit_per_minute",
+            "breaker_failures", "deactivated_reason", "deactivated_note", "deactivated_at",
+        ]
         widgets = {"secret": forms.TextInput(attrs={"size": 60, "autocomplete": "off", "spellcheck": "false"})}
 
     def __init__(self, *args, **kwargs):
@@ -103,7 +107,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             {"fields": ("delivery_mode", "fallback_on_415", "success_requires_json", "timeout_seconds", "verify_tls",
                         "headers")},
         ),
-        ("History", {"fields": ("deactivated_reason", "deactivated_note", "deactivated_at", "created_at", "updated_at")}),
+        (
+            "History",
+            {"fields": ("deactivated_reason", "deactivated_note", "deactivated_at", "created_at", "updated_at")},
+        ),
     )
 
     def get_queryset(self, request):

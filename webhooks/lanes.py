@@ -75,7 +75,9 @@ def lane_admit(lane: Lane, limits: LaneLimits, *, in_flight: int, wanted: int, n
     return Admission(room)
 
 
-def lane_after_admission(lane: Lane, limits: LaneLimits, admission: Admission, *, probe_id: int | None, now: datetime) -> Lane:
+def lane_after_admission(
+    lane: Lane, limits: LaneLimits, admission: Admission, *, probe_id: int | None, now: datetime
+) -> Lane:
     """The lane once `admission.count` deliveries were claimed (the probe's id given when it is one)."""
     if admission.count <= 0:
         return lane
@@ -100,7 +102,8 @@ def lane_after_attempt(lane: Lane, limits: LaneLimits, outcome: Outcome, *, deli
         return _closed(failing, now) if probe else failing
     failing = replace(failing, consecutive_failures=lane.consecutive_failures + 1)
     if probe:
-        return _opened(failing, limits, now, cooldown=min(timedelta(seconds=lane.cooldown_seconds) * 2, limits.cooldown_max))
+        cooldown = min(timedelta(seconds=lane.cooldown_seconds) * 2, limits.cooldown_max)
+        return _opened(failing, limits, now, cooldown=cooldown)
     if lane.state == CLOSED and failing.consecutive_failures >= limits.breaker_failures:
         return _opened(failing, limits, now, cooldown=limits.cooldown_first)
     return failing

@@ -1,7 +1,6 @@
 import json
 import uuid
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -193,7 +192,9 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["endpoint", "status", "created_at"]),
             # The queue: what each lane has due, oldest first (pending rows only, so it stays small).
-            models.Index(fields=["endpoint", "next_attempt_at"], name="delivery_due_idx", condition=Q(status="pending")),
+            models.Index(
+                fields=["endpoint", "next_attempt_at"], name="delivery_due_idx", condition=Q(status="pending")
+            ),
             # Test webhooks waiting to go out (a handful of rows at most; e-mail deliveries never enter it).
             models.Index(
                 fields=["next_attempt_at"], name="delivery_test_due_idx", condition=Q(status="pending", is_test=True)
@@ -247,7 +248,9 @@ class EndpointLane(models.Model):
     probe_delivery_id = models.BigIntegerField(null=True, blank=True, help_text="The half-open lane's probe.")
     rate_next_at = models.DateTimeField(null=True, blank=True, help_text="Earliest start of the next attempt.")
     last_success_at = models.DateTimeField(null=True, blank=True)
-    failing_since = models.DateTimeField(null=True, blank=True, help_text="First failed attempt since the last success.")
+    failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="First failed attempt since the last success."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, Max, Min, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber, TruncDate
@@ -194,12 +193,16 @@ def lanes_health(endpoints, now: datetime | None = None) -> dict[int, LaneHealth
     )
     stats = {
         row["delivery__endpoint_id"]: row
-        for row in attempts.values("delivery__endpoint_id").annotate(n=Count("pk"), ok=Count("pk", filter=Q(succeeded=True))).order_by()
+        for row in attempts.values("delivery__endpoint_id")
+        .annotate(n=Count("pk"), ok=Count("pk", filter=Q(succeeded=True)))
+        .order_by()
     }
     waiting = {
         row["endpoint_id"]: (row["first"], row["at"])
         for row in WebhookDelivery.objects.filter(
-            endpoint_id__in=ids, is_test=False, status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.PAUSED]
+            endpoint_id__in=ids,
+            is_test=False,
+            status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.PAUSED],
         ).values("endpoint_id").annotate(first=Min("pk"), at=Min("created_at")).order_by()
     }
     medians = _median_latencies(attempts)

@@ -17,7 +17,6 @@ A connection the receiver closed while idle is noticed before use; one that fail
 an answer came back is replaced by a fresh connection, within the same deadline.
 """
 
-import os
 import socket
 import threading
 import time
@@ -219,7 +218,7 @@ def _connect(addresses, host, port, *, tls, verify_tls, deadline) -> HTTPConnect
                 server_hostname=host,
                 assert_hostname=host if verify_tls else False,
                 cert_reqs="CERT_REQUIRED" if verify_tls else "CERT_NONE",
-                ca_certs=os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where(),
+                ca_certs=settings.WEBHOOK_CA_BUNDLE or certifi.where(),
             )
         else:
             conn = HTTPConnection(address, port, timeout=deadline.left())

@@ -8,29 +8,16 @@ from django.core.exceptions import ValidationError
 
 from core.network import host_addresses, host_is_placeholder, ip_is_private
 
+LOCALHOST_NAMES = ("localhost", "localhost.")
+
 
 def endpoint_url_validate(url: str, *, allow_private: bool | None = None, resolve: bool = True) -> None:
     """Refuse URLs a webhook must never target. DNS failures are tolerated here (checked at send time)."""
     allow_private = settings.WEBHOOK_ALLOW_PRIVATE_TARGETS if allow_private is None else allow_private
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise ValidationError(f"Not a valid URL: {exc}.") from exc
+    parts, port = _url_split(url)
     host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        raise ValidationError("Enter a full http(s) URL with a host name.")
-    if parts.username or parts.password:
-        raise ValidationError("Credentials in the URL are not allowed; use custom headers or a signing secret.")
-    if host_is_placeholder(host) and not (allow_private and host in ("localhost", "localhost.")):
-        raise ValidationError(f"'{host}' is a placeholder host, not a real receiver.")
-    addresses: list[str] = []
-    if resolve:
-        try:
-            addresses = host_addresses(host, port)
-        except (OSError, UnicodeError):
-            addresses = []
-    private = any(ip_is_private(a) for a in addresses) or host in ("localhost", "localhost.")
+    _url_shape_check(parts, host, allow_private)
+    private = _host_is_private(host, port, resolve)
     if private and not allow_private:
         raise ValidationError(
             f"'{host}' is a private, loopback or link-local address "
@@ -38,6 +25,35 @@ def endpoint_url_validate(url: str, *, allow_private: bool | None = None, resolv
         )
     if parts.scheme == "http" and not private:
         raise ValidationError("Use https; plain http is allowed only for private targets.")
+
+
+def _url_split(url: str):
+    try:
+        parts = urlsplit(url)
+        return parts, parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise ValidationError(f"Not a valid URL: {exc}.") from exc
+
+
+def _url_shape_check(parts, host: str, allow_private: bool) -> None:
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValidationError("Enter a full http(s) URL with a host name.")
+    if parts.username or parts.password:
+        raise ValidationError("Credentials in the URL are not allowed; use custom headers or a signing secret.")
+    if host_is_placeholder(host) and not (allow_private and host in LOCALHOST_NAMES):
+        raise ValidationError(f"'{host}' is a placeholder host, not a real receiver.")
+
+
+def _host_is_private(host: str, port: int, resolve: bool) -> bool:
+    """localhost, or a name or address resolving to a private one (unresolvable names count as public)."""
+    if host in LOCALHOST_NAMES:
+        return True
+    if not resolve:
+        return False
+    try:
+        return any(ip_is_private(a) for a in host_addresses(host, port))
+    except (OSError, UnicodeError):
+        return False
 
 
 def retry_schedule_validate(schedule: list) -> None:
@@ -62,7 +78,7 @@ HEADER_VALUE_MAX = 4096
 
 
 def headers_validate(headers: dict) -> None:
-    if not isinstance(headers, dict) or any(not isinstance(k, str) or not isinstance(v, str) for k, v in headers.items()):
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
         raise ValidationError("Custom headers are an object of header names to string values.")
     if len(headers) > HEADERS_MAX:
         raise ValidationError(f"At most {HEADERS_MAX} custom headers.")

@@ -28,9 +28,9 @@ from collections import deque
 from django.db import DatabaseError, InterfaceError, close_old_connections, connections
 from django.utils import timezone
 
-from webhooks.services.heartbeat import heartbeat_forget, heartbeat_record
 from webhooks.selectors import delivery_newest_id
 from webhooks.services.endpoints import deliveries_pause_align
+from webhooks.services.heartbeat import heartbeat_forget, heartbeat_record
 from webhooks.services.queue import Claim, deliveries_claim
 from webhooks.services.sending import (
     Sent,

@@ -16,10 +16,6 @@ from ingress.services import InboundPush, IngestResult, email_ingest
 logger = logging.getLogger("ingress")
 
 
-def _refusal(status_code: int, message: str) -> IngestResult:
-    return IngestResult(status_code, {"success": False, "message": message})
-
-
 def _respond(result: IngestResult) -> Response:
     return Response(result.body, status=result.status_code, headers=result.headers)
 
@@ -27,10 +23,10 @@ def _respond(result: IngestResult) -> Response:
 def push_process(item: object, source: str) -> IngestResult:
     """Validate one push object and run it through the pipeline."""
     if not isinstance(item, dict):
-        return _refusal(400, "Invalid JSON payload")
+        return IngestResult.refused(400, "Invalid JSON payload")
     serializer = GmailPushSerializer(data=item)
     if not serializer.is_valid():
-        return _refusal(400, serializer.first_error_message())
+        return IngestResult.refused(400, serializer.first_error_message())
     data = serializer.validated_data
     push = InboundPush(
         sender=data["sender"],
@@ -72,26 +68,26 @@ class IngressView(APIView):
             try:
                 data = json.loads(request.body)
             except (ValueError, UnicodeDecodeError, RecursionError):
-                return _respond(_refusal(400, "Invalid JSON payload"))
+                return _respond(IngestResult.refused(400, "Invalid JSON payload"))
             if not isinstance(data, dict):
-                return _respond(_refusal(400, "Invalid JSON payload"))
+                return _respond(IngestResult.refused(400, "Invalid JSON payload"))
             return self.handle_payload(data, request.headers.get("X-Source", "")[:100])
         except RequestDataTooBig:
-            return _respond(_refusal(413, "Payload too large"))
+            return _respond(IngestResult.refused(413, "Payload too large"))
         except Exception:
             logger.exception("INGRESS: unexpected error")
-            return _respond(_refusal(500, "Internal error"))
+            return _respond(IngestResult.refused(500, "Internal error"))
 
     def _request_refusal(self, request) -> IngestResult | None:
         if not bearer_token_valid(request.META.get("HTTP_AUTHORIZATION", ""), settings.PROCESS_API_TOKENS):
             logger.warning("INGRESS: 401 Unauthorized from %s", request.META.get("REMOTE_ADDR", "?"))
-            return _refusal(401, "Unauthorized")
+            return IngestResult.refused(401, "Unauthorized")
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if length > settings.INGRESS_MAX_BYTES:
-            return _refusal(413, "Payload too large")
+            return IngestResult.refused(413, "Payload too large")
         if settings.INGRESS_HMAC_SECRET and not request_signature_valid(
             settings.INGRESS_HMAC_SECRET,
             request.headers.get("X-Signature-Timestamp", ""),
@@ -99,7 +95,7 @@ class IngressView(APIView):
             request.body,
         ):
             logger.warning("INGRESS: 401 Unauthorized (bad or missing request signature)")
-            return _refusal(401, "Unauthorized")
+            return IngestResult.refused(401, "Unauthorized")
         return None
 
 
@@ -139,15 +135,15 @@ class GmailBatchView(IngressView):
     def handle_payload(self, data: dict, source: str) -> Response:
         emails = data.get("emails")
         if not isinstance(emails, list) or not emails:
-            return _respond(_refusal(400, "Missing field: emails"))
+            return _respond(IngestResult.refused(400, "Missing field: emails"))
         if len(emails) > settings.INGRESS_BATCH_MAX_ITEMS:
-            return _respond(_refusal(400, f"Too many e-mails (at most {settings.INGRESS_BATCH_MAX_ITEMS})"))
+            return _respond(IngestResult.refused(400, f"Too many e-mails (at most {settings.INGRESS_BATCH_MAX_ITEMS})"))
         results = []
         for item in emails:
             try:
                 result = push_process(item, source)
             except Exception:
                 logger.exception("INGRESS: unexpected error in batch item")
-                result = _refusal(500, "Internal error")
+                result = IngestResult.refused(500, "Internal error")
             results.append({**result.body, "code": result.status_code})
         return Response({"success": True, "results": results})

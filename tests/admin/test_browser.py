@@ -12,10 +12,10 @@ import pytest
 from django.conf import settings
 
 from ingress.models import InboundEmail
-from webhooks.services.heartbeat import heartbeat_record
 from tests.factories import endpoint_create
 from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt, staff_create
 from webhooks.models import WebhookDelivery
+from webhooks.services.heartbeat import heartbeat_record
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs("chromium")]
 

@@ -14,7 +14,11 @@ DROPBOX = "https://www.dropbox.com/scl/fo/abc123/def?rlkey=xyz&dl=0"
 def script_run(scenario: dict, timeout: float = 120) -> dict:
     """One run of the script; returns the scenario as the script left it, with `requests` and `logs`."""
     result = subprocess.run(
-        [prerequisites.tool_path("node"), str(HARNESS)], input=json.dumps(scenario), capture_output=True, text=True, timeout=timeout
+        [prerequisites.tool_path("node"), str(HARNESS)],
+        input=json.dumps(scenario),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if result.returncode != 0:
         raise AssertionError(f"harness failed ({result.returncode}):\n{result.stderr}")

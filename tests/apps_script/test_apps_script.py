@@ -101,11 +101,15 @@ def test_a_rerun_of_a_relabelled_thread_delivers_nothing_twice(service, receiver
 def test_a_409_keeps_the_label_and_the_next_run_delivers(service, receiver_live, properties):
     message_id = unique("m")
     scenario = mailbox(properties, thread("t1", message(message_id, "Ingress coupé")))
-    service.shell("from configuration.models import RuntimeFlags; f = RuntimeFlags.load(); f.ingress_enabled = False; f.save()")
+    service.shell(
+        "from configuration.models import RuntimeFlags; f = RuntimeFlags.load(); f.ingress_enabled = False; f.save()"
+    )
     try:
         refused = script_run(scenario)
     finally:
-        service.shell("from configuration.models import RuntimeFlags; f = RuntimeFlags.load(); f.ingress_enabled = True; f.save()")
+        service.shell(
+            "from configuration.models import RuntimeFlags; f = RuntimeFlags.load(); f.ingress_enabled = True; f.save()"
+        )
 
     assert [r["code"] for r in refused["requests"]] == [409]
     assert labels_of(refused, "t1") == [LABEL]
@@ -154,7 +158,9 @@ def test_unsigned_pushes_are_refused_and_the_run_stops_at_the_first_401(service,
 
 
 def test_missing_properties_or_label_send_nothing(properties):
-    no_token = script_run(mailbox({"SIGNAL_SERVER_URL": properties["SIGNAL_SERVER_URL"]}, thread("t1", message("m", "x"))))
+    no_token = script_run(
+        mailbox({"SIGNAL_SERVER_URL": properties["SIGNAL_SERVER_URL"]}, thread("t1", message("m", "x")))
+    )
     other_label = script_run(mailbox({**properties, "GMAIL_LABEL": "AUTRE"}, thread("t1", message("m", "x"))))
 
     assert no_token["requests"] == [] and other_label["requests"] == []
@@ -173,7 +179,10 @@ def test_threads_per_run_bounds_one_run(service, properties):
 
 def test_install_trigger_replaces_the_previous_trigger():
     scenario = {**mailbox({"TRIGGER_MINUTES": "10"}, call="installTrigger")}
-    scenario["triggers"] = [{"handler": "processWebhookTransfer", "everyMinutes": 5}, {"handler": "other", "everyMinutes": 1}]
+    scenario["triggers"] = [
+        {"handler": "processWebhookTransfer", "everyMinutes": 5},
+        {"handler": "other", "everyMinutes": 1},
+    ]
 
     state = script_run(scenario)
 

@@ -10,7 +10,9 @@ from ingress.auth import bearer_token_valid, request_signature_valid
 TOKENS = ["alpha-token", "beta-token"]
 
 
-@pytest.mark.parametrize("header", ["Bearer alpha-token", "bearer beta-token", "BEARER alpha-token", " Bearer alpha-token "])
+@pytest.mark.parametrize(
+    "header", ["Bearer alpha-token", "bearer beta-token", "BEARER alpha-token", " Bearer alpha-token "]
+)
 def test_bearer_with_any_configured_token_is_valid(header):
     assert bearer_token_valid(header, TOKENS)
 

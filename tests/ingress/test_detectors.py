@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.text import html_to_text
 from ingress.detectors import DESABO, RECADRAGE, Detection, desabo_match, email_detect, media_solution_match
 from ingress.links import links_extract
-from core.text import html_to_text
 
 PARIS = ZoneInfo("Europe/Paris")
 NOON = datetime(2025, 10, 15, 12, 35, tzinfo=PARIS)

@@ -7,8 +7,8 @@ from ingress.services import EmailRerunRefused, email_rerun
 from routing.models import RoutingCondition, RoutingRule
 from tests.factories import endpoint_create, flags_update, settings_update
 from tests.history_factories import delivery_create, email_create, failed_attempt
-from webhooks.models import WebhookDelivery
 from tests.queue import send_due
+from webhooks.models import WebhookDelivery
 from webhooks.services.queue import deliveries_claim
 
 pytestmark = pytest.mark.django_db

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ingress.identity import email_id_compute
 from core.addresses import sender_email_parse
+from ingress.identity import email_id_compute
 
 
 @pytest.mark.parametrize("raw,expected", [

@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.times import time_parse
 from ingress.detectors import DESABO, RECADRAGE
 from ingress.windows import DEFER, DELIVER, REJECT, SKIP, window_decide, window_next_open, window_state
-from core.times import time_parse
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -61,7 +61,8 @@ def test_no_window_delivers_without_time_fields():
 
 def test_inside_window_sets_maintenant_and_end():
     decision = decide(now=at(10))
-    assert (decision.action, decision.webhooks_time_start, decision.webhooks_time_end) == (DELIVER, "maintenant", "17h00")
+    fields = (decision.action, decision.webhooks_time_start, decision.webhooks_time_end)
+    assert fields == (DELIVER, "maintenant", "17h00")
 
 
 def test_recadrage_outside_is_skipped():

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:routing_routingrule_changelist")
 ADD = reverse("admin:routing_routingrule_add")
-TEST_PAGE = reverse("admin:routing_routingrule_test")
+TEST_PAGE = reverse("admin:ingress_rules_test")
 REORDER = reverse("admin:routing_routingrule_reorder")
 
 
@@ -225,7 +225,7 @@ def test_saving_a_rule_for_an_inactive_endpoint_warns(admin_client):
 
 # --- ordering ----------------------------------------------------------------------------------------------
 def test_move_up_and_down_buttons_reorder_rules(admin_client):
-    a, b, c = rule_create("a"), rule_create("b"), rule_create("c")
+    a, _, c = rule_create("a"), rule_create("b"), rule_create("c")
     assert admin_client.post(move_url(c, "up")).status_code == 302
     assert positions() == [(1, "a"), (2, "c"), (3, "b")]
     admin_client.post(move_url(a, "down"))
@@ -233,7 +233,7 @@ def test_move_up_and_down_buttons_reorder_rules(admin_client):
 
 
 def test_move_returns_to_the_filtered_list_it_came_from(admin_client):
-    a, b = rule_create("a"), rule_create("b")
+    _, b = rule_create("a"), rule_create("b")
     filtered = f"http://testserver{CHANGELIST}?is_active__exact=1"
     response = admin_client.post(move_url(b, "up"), headers={"referer": filtered})
     assert response["Location"] == filtered
@@ -253,7 +253,7 @@ def test_move_is_post_only(admin_client):
 def test_move_requires_the_csrf_token(admin_user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)
-    a, b = rule_create("a"), rule_create("b")
+    _, b = rule_create("a"), rule_create("b")
     assert client.post(move_url(b, "up")).status_code == 403
     assert positions() == [(1, "a"), (2, "b")]
 
@@ -266,7 +266,7 @@ def test_move_needs_the_change_permission(client, django_user_model):
     viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_routingrule"))
     client.force_login(viewer)
-    a, b = rule_create("a"), rule_create("b")
+    _, b = rule_create("a"), rule_create("b")
     assert client.post(move_url(b, "up")).status_code == 403
     assert b"rule-move" not in client.get(CHANGELIST).content
 
@@ -293,7 +293,7 @@ def test_drag_and_drop_with_an_unknown_rule_is_a_400_json_error(admin_client):
 
 
 def test_deleting_from_the_list_keeps_positions_contiguous(admin_client):
-    a, b, c = rule_create("a"), rule_create("b"), rule_create("c")
+    _, b, _ = rule_create("a"), rule_create("b"), rule_create("c")
     data = {"action": "delete_selected", "_selected_action": [b.pk], "post": "yes"}
     assert admin_client.post(CHANGELIST, data).status_code == 302
     assert positions() == [(1, "a"), (2, "c")]
@@ -309,14 +309,20 @@ def test_activate_action_reports_rules_it_cannot_activate(admin_client):
 
 
 def test_duplicate_action_places_an_inactive_copy_after_the_original(admin_client):
-    a, b = rule_create("a"), rule_create("b")
+    a, _ = rule_create("a"), rule_create("b")
     admin_client.post(CHANGELIST, {"action": "duplicate_rules", "_selected_action": [a.pk]})
     assert positions() == [(1, "a"), (2, "a (copy)"), (3, "b")]
 
 
 # --- the test page ------------------------------------------------------------------------------------------
 def sample(**fields):
-    return {"email": "", "sender": "Jean <jean@client.fr>", "subject": "Votre facture", "body": "<p>Bonjour</p>", **fields}
+    return {
+        "email": "",
+        "sender": "Jean <jean@client.fr>",
+        "subject": "Votre facture",
+        "body": "<p>Bonjour</p>",
+        **fields,
+    }
 
 
 def test_test_page_shows_verdicts_endpoints_and_the_suppressed_default(admin_client):
@@ -353,7 +359,9 @@ def test_test_page_shows_a_drop_and_greys_inactive_rules(admin_client):
 
 def test_test_page_adds_the_default_when_no_rule_stops(admin_client):
     endpoint_create(name="default", is_default=True)
-    rule_create("Billing", ("subject", "contains", "facture"), endpoint=endpoint_create(name="billing"), stop_processing=False)
+    rule_create(
+        "Billing", ("subject", "contains", "facture"), endpoint=endpoint_create(name="billing"), stop_processing=False
+    )
     content = admin_client.post(TEST_PAGE, sample()).content.decode()
     assert "Delivered to 2 endpoints" in content
     assert "added (no stop rule matched)" in content

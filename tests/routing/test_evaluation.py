@@ -97,7 +97,11 @@ CASES = {
         (rule(1, FACTURE, endpoint=DEFAULT),), email("facture"), DEFAULT, [(DEFAULT, 1)], False
     ),
     "inactive rules are ignored": (
-        (rule(1, FACTURE, endpoint=BILLING, stop=True, active=False),), email("facture"), DEFAULT, [(DEFAULT, None)], False
+        (rule(1, FACTURE, endpoint=BILLING, stop=True, active=False),),
+        email("facture"),
+        DEFAULT,
+        [(DEFAULT, None)],
+        False,
     ),
     "a rule without conditions never matches": (
         (rule(1, endpoint=BILLING, stop=True),), email("facture"), DEFAULT, [(DEFAULT, None)], False

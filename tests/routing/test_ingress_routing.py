@@ -9,8 +9,8 @@ from django.urls import reverse
 from ingress.models import InboundEmail
 from routing.models import RoutingCondition, RoutingRule
 from tests.factories import endpoint_create, push_payload, settings_update
-from webhooks.models import WebhookDelivery
 from tests.queue import send_due
+from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,11 @@ def test_stop_rule_without_endpoint_answers_stopped_by_routing_rule(push, defaul
     rule = rule_create("Drop newsletters", ("subject", "contains", "newsletter"), stop_processing=True)
     response = push(push_payload(subject="Newsletter d'avril"))
     assert response.status_code == 200
-    assert response.json() == {"success": True, "status": "stopped_by_routing_rule", "email_id": response.json()["email_id"]}
+    assert response.json() == {
+        "success": True,
+        "status": "stopped_by_routing_rule",
+        "email_id": response.json()["email_id"],
+    }
     email = InboundEmail.objects.get()
     assert email.status == "stopped_by_routing_rule"
     assert email.decision["stopped_by"] == {"id": rule.pk, "name": "Drop newsletters", "priority": "normal"}
@@ -167,6 +171,6 @@ def test_staff_add_a_billing_stop_rule_in_admin_test_it_and_the_next_push_reache
     }
     assert admin_client.post(reverse("admin:routing_routingrule_add"), form).status_code == 302
     sample = {"email": "", "sender": "a@b.fr", "subject": "Facture 12", "body": "<p>x</p>"}
-    preview = admin_client.post(reverse("admin:routing_routingrule_test"), sample).context["explanation"]
+    preview = admin_client.post(reverse("admin:ingress_rules_test"), sample).context["explanation"]
     assert [t.endpoint_id for t in preview.decision.targets] == [billing.pk]
     assert endpoints_of(push(push_payload(subject="Facture 12"))) == ["billing"]

@@ -111,8 +111,15 @@ def test_row_insert_sends_pre_save_before_and_post_save_after_the_insert():
     "instance",
     [
         email_build(),
-        email_build(is_urgent=True, dedup_key=None, links=[{"provider": "dropbox"}], deliver_after=datetime(2026, 1, 1, tzinfo=UTC)),
-        WebhookDelivery(email_id=7, endpoint_id=3, routing_rule={"id": 1}, next_attempt_at=datetime(2026, 1, 1, tzinfo=UTC)),
+        email_build(
+            is_urgent=True,
+            dedup_key=None,
+            links=[{"provider": "dropbox"}],
+            deliver_after=datetime(2026, 1, 1, tzinfo=UTC),
+        ),
+        WebhookDelivery(
+            email_id=7, endpoint_id=3, routing_rule={"id": 1}, next_attempt_at=datetime(2026, 1, 1, tzinfo=UTC)
+        ),
         WebhookDelivery(endpoint_id=3, is_test=True, attempt_count=2, last_status_code=None, routing_rule=None),
         EndpointLane(endpoint_id=3, open_until=datetime(2099, 1, 1, tzinfo=UTC), probe_delivery_id=7),
     ],
@@ -123,11 +130,15 @@ def test_row_insert_prepares_each_value_as_get_db_prep_save_does(instance, monke
     model = type(instance)
     statement = _statement_build(model, "default", instance.pk is None)
     fast = _params(statement, instance, connection)
-    slow = [column.field.get_db_prep_save(column.field.pre_save(instance, True), connection) for column in statement.columns]
+    slow = [
+        column.field.get_db_prep_save(column.field.pre_save(instance, True), connection) for column in statement.columns
+    ]
 
     # Columns whose values skip the preparation chain get exactly what it would return; the others go
     # through it (PostgreSQL wraps JSON in adapter objects that do not compare equal).
-    shortcut = [(f, s) for column, f, s in zip(statement.columns, fast, slow, strict=True) if type(f) in column.unchanged]
+    shortcut = [
+        (f, s) for column, f, s in zip(statement.columns, fast, slow, strict=True) if type(f) in column.unchanged
+    ]
     assert shortcut
     assert [f for f, _ in shortcut] == [s for _, s in shortcut]
     assert [type(f) for f, _ in shortcut] == [type(s) for _, s in shortcut]

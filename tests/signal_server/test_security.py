@@ -16,19 +16,26 @@ PRODUCTION_ENV = {
     "DJANGO_ALLOWED_HOSTS": "signal.acme.fr",
     "DJANGO_BEHIND_TLS_PROXY": "true",
     "DJANGO_SECURE_SSL_REDIRECT": "true",
-    "DJANGO_SETTINGS_MODULE": "signal_server.settings",
+    "DJANGO_SETTINGS_MODULE": "signal_server.settings.base",
 }
 
 
 def run_manage(*args, env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION_ENV, "SIGNAL_VAR_DIR": str(tmp_path)})
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION_ENV, "SIGNAL_VAR_DIR": str(tmp_path)}
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -7,11 +7,11 @@ from django.utils import timezone
 
 from ingress.models import InboundEmail
 from tests.factories import TOKEN, endpoint_create, push_payload
+from tests.queue import send_due
 from tests.transfers.conftest import fetch
 from tests.transfers.fileserver import Route
 from transfers.models import LinkPair
 from webhooks.models import WebhookDelivery
-from tests.queue import send_due
 
 pytestmark = pytest.mark.django_db
 

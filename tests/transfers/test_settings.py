@@ -9,7 +9,7 @@ from tests.service import ROOT
 
 def start_with(**env) -> subprocess.CompletedProcess:
     environment = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "signal_server.settings", "DJANGO_SECRET_KEY": "k" * 50, **env
+        **os.environ, "DJANGO_SETTINGS_MODULE": "signal_server.settings.base", "DJANGO_SECRET_KEY": "k" * 50, **env
     }
     return subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60

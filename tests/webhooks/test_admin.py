@@ -9,14 +9,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from ingress.models import InboundEmail
 from configuration.snapshot import ingress_config_get
+from ingress.models import InboundEmail
 from tests.factories import endpoint_create
+from tests.queue import send_due
 from tests.receiver import Answer
 from tests.webhooks.conftest import SECRET
 from webhooks import signing
 from webhooks.models import WebhookDelivery, WebhookEndpoint
-from tests.queue import send_due
 
 pytestmark = pytest.mark.django_db
 

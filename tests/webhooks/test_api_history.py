@@ -1,7 +1,8 @@
 """The delivery history API (SPEC §9): filters, pagination, auth, query counts, and the legacy shape."""
 
 import json
-from datetime import timedelta, timezone as dt_timezone
+from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.core.management import call_command
@@ -20,8 +21,8 @@ from tests.history_factories import (
     staff_create,
     token_client,
 )
-from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from tests.queue import send_due
+from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services.deliveries import delivery_replay, endpoint_test_send
 
 pytestmark = pytest.mark.django_db
@@ -180,7 +181,7 @@ def _queries_for_page(api, size: int) -> int:
 
 
 def test_list_query_count_does_not_grow_with_page_size(api, django_assert_max_num_queries):
-    for index in range(50):
+    for _ in range(50):
         delivery_create(email_create(), endpoint_create(), attempts=[failed_attempt(500), ok_attempt()])
     small = _queries_for_page(api, 5)
     with django_assert_max_num_queries(small):

@@ -7,9 +7,16 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from tests.factories import endpoint_create
-from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt, staff_create, token_client
-from webhooks.models import WebhookDelivery
+from tests.history_factories import (
+    delivery_create,
+    email_create,
+    failed_attempt,
+    ok_attempt,
+    staff_create,
+    token_client,
+)
 from tests.queue import send_due
+from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +90,9 @@ def test_replay_is_post_only(api):
 def test_replay_failed_reopens_only_that_endpoints_failures_in_the_range(api):
     now = timezone.now()
     billing, other = endpoint_create(name="billing"), endpoint_create(name="other")
-    inside = delivery_create(email_create(), billing, created_at=now - timedelta(hours=2), attempts=[failed_attempt(500)])
+    inside = delivery_create(
+        email_create(), billing, created_at=now - timedelta(hours=2), attempts=[failed_attempt(500)]
+    )
     delivery_create(email_create(), billing, created_at=now - timedelta(days=3), attempts=[failed_attempt(500)])
     delivery_create(email_create(), billing, created_at=now - timedelta(hours=1), attempts=[ok_attempt()])
     delivery_create(email_create(), other, created_at=now - timedelta(hours=1), attempts=[failed_attempt(500)])

@@ -9,10 +9,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from tests.queue import send_due
 from tests.receiver import Answer
 from tests.webhooks.conftest import SECRET
 from webhooks.models import DeliveryAttempt, WebhookDelivery
-from tests.queue import send_due
 from webhooks.services.queue import deliveries_claim
 from webhooks.services.sending import delivery_send
 
@@ -36,7 +36,7 @@ def test_payload_keeps_the_legacy_keys_in_order(make_delivery, receiver, email):
 def test_body_is_utf8_json_with_non_ascii_kept(make_delivery, receiver, email):
     send_due(make_delivery())
     raw = receiver.requests[0].body
-    assert "Média".encode("utf-8") in raw
+    assert "Média".encode() in raw
     assert json.loads(raw.decode("utf-8"))["subject"] == email.subject
 
 

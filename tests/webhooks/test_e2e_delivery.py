@@ -91,7 +91,11 @@ def test_delivery_survives_its_worker_being_killed_mid_request(service, receiver
     os.kill(workers[0], signal.SIGKILL)
     # serve starts the worker again; the new one takes the dead worker's delivery back once its lease ran out.
     restarted = wait_until(
-        lambda: [pid for pid, cmd in children(service.process.pid).items() if "manage.py deliver" in cmd and pid != workers[0]],
+        lambda: [
+            pid
+            for pid, cmd in children(service.process.pid).items()
+            if "manage.py deliver" in cmd and pid != workers[0]
+        ],
         timeout=15, every=0.2,
     )
     assert restarted, service.log()[-3000:]
@@ -145,7 +149,7 @@ def test_receiver_down_then_back_gets_every_delivery_each_on_its_schedule(servic
         attempts = delivery["attempts"]
         assert [a["reason"] for a in attempts[:-1]] == ["request_failed"] * (len(attempts) - 1)
         assert attempts[-1]["ok"] and sum(a["ok"] for a in attempts) == 1
-        gaps = [b["at"] - a["at"] for a, b in zip(attempts, attempts[1:])]
+        gaps = [b["at"] - a["at"] for a, b in zip(attempts, attempts[1:], strict=False)]
         for index, gap in enumerate(gaps, start=1):
             assert gap >= 0.8 * schedule[index] - 0.05, (index, gaps)
 

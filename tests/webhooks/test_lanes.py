@@ -122,7 +122,8 @@ def probe_out(cooldown: int) -> Lane:
 
 def test_a_successful_probe_closes_the_lane():
     lane = lane_after_attempt(probe_out(30), LIMITS, Outcome.SUCCESS, delivery_id=9, now=NOW)
-    assert (lane.state, lane.probe_delivery_id, lane.cooldown_seconds, lane.consecutive_failures) == (CLOSED, None, 0, 0)
+    fields = (lane.state, lane.probe_delivery_id, lane.cooldown_seconds, lane.consecutive_failures)
+    assert fields == (CLOSED, None, 0, 0)
 
 
 def test_a_failed_probe_reopens_with_twice_the_cool_down():

@@ -238,7 +238,9 @@ def test_one_success_in_the_period_keeps_the_endpoint_active(receiver, settings)
 
 # --- leases ------------------------------------------------------------------------------------------------
 def expire(delivery, seconds_ago: float = 60) -> None:
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=seconds_ago))
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=seconds_ago)
+    )
 
 
 def test_an_expired_lease_makes_the_delivery_claimable_again_and_closes_the_open_try(receiver, short_schedule):

@@ -158,7 +158,8 @@ def test_a_waiting_delivery_can_be_cancelled_and_is_never_sent(make_delivery, re
 
     cancelled = delivery_cancel(delivery, by="alice")
 
-    assert (cancelled.status, cancelled.next_attempt_at, cancelled.last_error) == ("cancelled", None, "cancelled by alice")
+    fields = (cancelled.status, cancelled.next_attempt_at, cancelled.last_error)
+    assert fields == ("cancelled", None, "cancelled by alice")
     assert cancelled.completed_at is not None
     assert send_due(delivery) == "cancelled" and receiver.requests == []
 

@@ -9,10 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from tests.queue import send_due
 from tests.receiver import Answer
 from tests.webhooks.conftest import SECRET, finished
-from tests.queue import send_due
-from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.models import WebhookEndpoint
 from webhooks.schedule import RETRY_AFTER_MAX_SECONDS
 from webhooks.services.endpoints import endpoints_activate, endpoints_deactivate
 
@@ -52,7 +52,7 @@ def test_retries_follow_the_schedule_within_jitter(make_delivery, receiver, shor
     assert run_queue(finished(delivery), timeout=15)
 
     arrivals = [r.at for r in receiver.requests]
-    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
     assert 0.8 <= gaps[0] <= 1.2 + 0.5
     assert 1.6 <= gaps[1] <= 2.4 + 0.5
 
@@ -231,7 +231,7 @@ def test_a_receiver_down_gets_every_delivery_once_back_each_on_its_own_schedule(
         delivery.refresh_from_db()
         assert delivery.status == "succeeded"
         times = [a.started_at for a in delivery.attempts.order_by("number")]
-        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
         assert all(gap >= 0.8 for gap in gaps), gaps
         assert [a.succeeded for a in delivery.attempts.order_by("number")][-1:] == [True]
         assert delivery.attempts.filter(succeeded=True).count() == 1

@@ -3,16 +3,16 @@
 import base64
 
 import pytest
-from django.utils import timezone
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.factories import endpoint_create
+from tests.queue import send_due
 from tests.receiver import Answer
 from tests.webhooks.conftest import SECRET
 from webhooks import signing
 from webhooks.models import WebhookDelivery, WebhookEndpoint
-from tests.queue import send_due
 from webhooks.services.deliveries import delivery_replay
 
 pytestmark = pytest.mark.django_db

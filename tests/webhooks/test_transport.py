@@ -11,8 +11,8 @@ import time
 import pytest
 import trustme
 
-from tests.receiver import Answer, Receiver
 from tests.queue import send_due
+from tests.receiver import Answer, Receiver
 from webhooks.transport import idle_connections, webhook_post
 
 NAME = "hooks.acme.fr"
@@ -107,10 +107,10 @@ def tls_receiver(ca, name: str) -> Receiver:
 
 
 @pytest.fixture
-def trusted(ca, tmp_path, monkeypatch):
+def trusted(ca, tmp_path, settings):
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    settings.WEBHOOK_CA_BUNDLE = str(bundle)
 
 
 def test_tls_is_verified_against_the_endpoint_name_while_connecting_to_the_pinned_address(fake_dns, ca, trusted):

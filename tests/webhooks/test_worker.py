@@ -8,10 +8,9 @@ import pytest
 from django.core.management import call_command
 
 from ingress.models import InboundEmail
-from webhooks.models import WorkerHeartbeat
 from tests.factories import endpoint_create
 from tests.receiver import Answer, Receiver
-from webhooks.models import WebhookDelivery
+from webhooks.models import WebhookDelivery, WorkerHeartbeat
 from webhooks.worker import DeliveryWorker, IngressPressure
 
 pytestmark = pytest.mark.django_db(transaction=True)

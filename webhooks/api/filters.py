@@ -1,4 +1,4 @@
-from datetime import timezone as dt_timezone
+from datetime import UTC
 
 import django_filters as filters
 from django.core.exceptions import ValidationError
@@ -17,7 +17,7 @@ class UTCIsoDateTimeField(IsoDateTimeField):
         if value is None:
             return None
         try:
-            return value.astimezone(dt_timezone.utc)
+            return value.astimezone(UTC)
         except OverflowError:
             raise ValidationError("Date and time out of range.", code="invalid") from None
 

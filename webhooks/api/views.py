@@ -1,6 +1,6 @@
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, serializers, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,12 +15,12 @@ from webhooks.api.serializers import (
     ReplayFailedAnswerSerializer,
     ReplayFailedSerializer,
 )
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import (
     deliveries_list,
     delivery_detail_queryset,
     lanes_health,
 )
-from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services.deliveries import (
     DeliveryNotCancellable,
     DeliveryNotReplayable,

@@ -14,7 +14,9 @@ from webhooks.models import WorkerHeartbeat
 HEARTBEAT_KEEP = timedelta(days=1)
 
 
-def heartbeat_record(worker_id: str, *, started_at: datetime | None = None, concurrency: int = 0, in_flight: int = 0) -> None:
+def heartbeat_record(
+    worker_id: str, *, started_at: datetime | None = None, concurrency: int = 0, in_flight: int = 0
+) -> None:
     now = timezone.now()
     with transaction.atomic():
         WorkerHeartbeat.objects.update_or_create(

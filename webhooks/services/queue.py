@@ -2,8 +2,8 @@
 
 A worker claims with a lease: the delivery moves to `sending` under a claim token, and only the holder
 of that token may record its answer. The claim also records the attempt about to go out (still open),
-so a worker that dies mid-request leaves a visible trace. Claims are fair: every round visits the lanes in turn, each gets
-a share of the worker's free slots, and a lane admits only what its limits allow (webhooks.lanes), so
+so a worker that dies mid-request leaves a visible trace. Claims are fair: every round visits the lanes in turn,
+each gets a share of the worker's free slots, and a lane admits only what its limits allow (webhooks.lanes), so
 one endpoint's backlog never holds back another's due delivery. On PostgreSQL the lane row and the
 delivery rows are taken with `SELECT … FOR UPDATE SKIP LOCKED`: two workers never wait for each other,
 and never both claim one delivery. On SQLite every write transaction goes through the writer queue.

@@ -218,7 +218,8 @@ def lanes_learn(outcomes_by_lane: dict[int, list], now: datetime) -> dict[int, t
         hours = settings.ENDPOINT_DISABLE_AFTER_HOURS
         if hours and endpoint.is_active and lanes.lane_is_failing_for(lane, timedelta(hours=hours), now):
             deactivations[row.pk] = (
-                Reason.FAILING, f"every attempt failed since {lane.failing_since:%Y-%m-%d %H:%M:%S} UTC ({hours} h or more)"
+                Reason.FAILING,
+                f"every attempt failed since {lane.failing_since:%Y-%m-%d %H:%M:%S} UTC ({hours} h or more)",
             )
     return deactivations
 

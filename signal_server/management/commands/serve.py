@@ -86,13 +86,13 @@ class Command(BaseCommand):
     help = "Serve web (gunicorn) and background workers in the foreground."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--host", default=settings.SERVE_HOST)
+        parser.add_argument("--port", type=int, default=settings.SERVE_PORT)
         parser.add_argument(
-            "--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 2)))
+            "--web-workers", type=int, default=settings.WEB_CONCURRENCY
         )
         parser.add_argument(
-            "--web-threads", type=int, default=int(os.environ.get("WEB_THREADS", "1")),
+            "--web-threads", type=int, default=settings.WEB_THREADS,
             help="Threads per web process; 1 runs gunicorn's sync workers (measured fastest for ingress), "
             "more runs gthread workers (keep-alive, slow clients).",
         )
@@ -172,7 +172,7 @@ class Command(BaseCommand):
             "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
         ]
         # Without the option gunicorn skips building access records at all.
-        if os.environ.get("ACCESS_LOG", "false").lower() == "true":
+        if settings.ACCESS_LOG:
             command += ["--access-logfile", "-"]
         return command
 

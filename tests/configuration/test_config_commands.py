@@ -8,7 +8,7 @@ import stat
 import pytest
 from django.core.management import CommandError, call_command
 
-from configuration.models import IngressSettings, RuntimeFlags
+from configuration.models import RuntimeFlags
 from tests.factories import endpoint_create
 from webhooks.models import WebhookEndpoint
 

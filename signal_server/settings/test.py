@@ -16,7 +16,7 @@ os.environ.setdefault("SIGNAL_VAR_DIR", tempfile.mkdtemp(prefix="signal-tests-")
 # Own Redis key space per test run, so clearing it never touches a live service's cache.
 os.environ.setdefault("CACHE_KEY_PREFIX", f"signal-tests-{uuid.uuid4().hex[:8]}")
 
-from signal_server.settings import *  # noqa: E402,F403
+from signal_server.settings.base import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

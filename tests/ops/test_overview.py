@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from ingress.models import InboundEmail
 from ops.charts import Series, horizontal_bar_chart, stacked_bar_chart
-from webhooks.services.heartbeat import heartbeat_record
 from ops.overview import overview_build
 from tests.factories import endpoint_create, settings_update
 from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt
 from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery
+from webhooks.services.heartbeat import heartbeat_record
 
 pytestmark = pytest.mark.django_db
 

@@ -96,7 +96,8 @@ def test_no_legacy_retry_means_a_single_attempt_with_a_warning():
     assert document["settings"]["retry_schedule_seconds"] == [0]
     assert any("with a single attempt" in n for n in notes_of(notes, REVIEW))
     assert "endpoints" not in document
-    assert any(n.startswith("processing_prefs.webhook_timeout_sec: applies to the endpoints") for n in notes_of(notes, NOT_MAPPED))
+    not_mapped = notes_of(notes, NOT_MAPPED)
+    assert any(n.startswith("processing_prefs.webhook_timeout_sec: applies to the endpoints") for n in not_mapped)
 
 
 def test_flags_map_with_dedup_inverted():
@@ -177,11 +178,15 @@ def test_the_legacy_placeholder_default_rule_is_skipped():
 @pytest.mark.parametrize(
     "broken",
     [
-        {"name": "  ", "conditions": [{"field": "subject", "operator": "contains", "value": "x"}], "actions": {"webhook_url": "https://h.fr/x"}},
+        {"name": "  ", "conditions": [{"field": "subject", "operator": "contains", "value": "x"}],
+         "actions": {"webhook_url": "https://h.fr/x"}},
         {"name": "No conditions", "conditions": [], "actions": {"webhook_url": "https://h.fr/x"}},
-        {"name": "Bad operator", "conditions": [{"field": "subject", "operator": "like", "value": "x"}], "actions": {"webhook_url": "https://h.fr/x"}},
-        {"name": "Plain http", "conditions": [{"field": "subject", "operator": "contains", "value": "x"}], "actions": {"webhook_url": "http://h.fr/x"}},
-        {"name": "Bad priority", "conditions": [{"field": "subject", "operator": "contains", "value": "x"}], "actions": {"webhook_url": "https://h.fr/x", "priority": "urgent"}},
+        {"name": "Bad operator", "conditions": [{"field": "subject", "operator": "like", "value": "x"}],
+         "actions": {"webhook_url": "https://h.fr/x"}},
+        {"name": "Plain http", "conditions": [{"field": "subject", "operator": "contains", "value": "x"}],
+         "actions": {"webhook_url": "http://h.fr/x"}},
+        {"name": "Bad priority", "conditions": [{"field": "subject", "operator": "contains", "value": "x"}],
+         "actions": {"webhook_url": "https://h.fr/x", "priority": "urgent"}},
     ],
 )
 def test_an_invalid_legacy_rule_is_skipped_and_explained(broken):
@@ -257,7 +262,8 @@ def test_without_a_legacy_webhook_url_the_default_endpoint_keeps_its_url():
     config_import(document)
 
     default = WebhookEndpoint.objects.get(name="default")
-    assert (default.url, default.verify_tls, default.success_requires_json) == ("http://127.0.0.1:9/seeded", False, True)
+    fields = (default.url, default.verify_tls, default.success_requires_json)
+    assert fields == ("http://127.0.0.1:9/seeded", False, True)
     assert any("fell back to its WEBHOOK_URL variable" in n for n in notes_of(notes, NOT_MAPPED))
 
 

@@ -4,10 +4,10 @@ import copy
 
 import pytest
 
+from configuration.document import ConfigDocumentInvalid, config_export, config_import
 from configuration.models import IngressSettings, RuntimeFlags
 from configuration.snapshot import ingress_config_get
 from routing.models import RoutingCondition, RoutingRule
-from configuration.document import ConfigDocumentInvalid, config_export, config_import
 from tests.factories import delivery_settings_update, endpoint_create, flags_update, settings_update
 from webhooks.models import DeliverySettings, WebhookEndpoint
 
@@ -290,7 +290,11 @@ def test_rules_replace_every_rule_in_the_listed_order():
     default = endpoint_create(name="default", is_default=True)
     rule_create("Old", endpoint=default)
     rules = [
-        {"name": name, "conditions": [{"field": "subject", "operator": "contains", "value": name}], "stop_processing": True}
+        {
+            "name": name,
+            "conditions": [{"field": "subject", "operator": "contains", "value": name}],
+            "stop_processing": True,
+        }
         for name in ("Third", "First", "Second")
     ]
 

@@ -6,11 +6,10 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from webhooks.services.heartbeat import heartbeat_forget, heartbeat_record
-from webhooks.models import WorkerHeartbeat
 from tests.factories import endpoint_create
 from tests.history_factories import delivery_create, email_create
-from webhooks.models import EndpointLane, WebhookDelivery
+from webhooks.models import EndpointLane, WebhookDelivery, WorkerHeartbeat
+from webhooks.services.heartbeat import heartbeat_forget, heartbeat_record
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +96,9 @@ def test_ready_is_503_naming_the_queue_when_a_due_delivery_waits_too_long(client
 
 def test_a_delivery_due_later_is_not_late(client):
     beat()
-    delivery_create(email_create(), endpoint_create(), status="pending", next_attempt_at=timezone.now() + timedelta(hours=2))
+    delivery_create(
+        email_create(), endpoint_create(), status="pending", next_attempt_at=timezone.now() + timedelta(hours=2)
+    )
     status, body = ready(client)
     assert status == 200, body
     assert body["checks"]["queue"]["oldest_due_age_seconds"] == 0

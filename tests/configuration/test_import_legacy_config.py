@@ -53,7 +53,9 @@ def test_the_legacy_files_are_imported_onto_the_models():
 def test_the_report_says_what_was_mapped_what_was_not_and_why():
     out = run(*FILES)
 
-    sections = ["Legacy documents:", "Mapped:", "Not mapped (and why):", "Behaves differently here, review:", "Imported:"]
+    sections = [
+        "Legacy documents:", "Mapped:", "Not mapped (and why):", "Behaves differently here, review:", "Imported:"
+    ]
     assert [line for line in out.splitlines() if line in sections] == sections
     assert "  webhook_config.global_time_start: the legacy dashboard's second window" in out
     assert "  rules: replaced 0 rule(s) with 3" in out

@@ -5,6 +5,7 @@ everything an operator tunes at runtime lives in models edited in admin. Every v
 listed, with its default, in the README.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,12 +13,11 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("SIGNAL_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
-
+BASE_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+VAR_DIR = Path(env.str("SIGNAL_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 VERSION = "1.0.0"
 
@@ -106,8 +106,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             # The committing connection runs SQLite's automatic checkpoint, holding the write queue
             # through two fsyncs; `serve` checkpoints from its own process instead and raises this.
             "init_command": (
-                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
-                "PRAGMA busy_timeout=20000;PRAGMA foreign_keys=ON;"
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;"
                 f"PRAGMA wal_autocheckpoint={env.int('SQLITE_WAL_AUTOCHECKPOINT_PAGES', default=1000)}"
             ),
         }
@@ -184,7 +183,8 @@ STORAGES = {
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # --- Security --------------------------------------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else None
+BEHIND_TLS_PROXY = env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -257,6 +257,14 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Web processes (`manage.py serve`, `make run`) --------------------------------------------
+SERVE_HOST = env.str("HOST", default="127.0.0.1")
+SERVE_PORT = env.int("PORT", default=8000)
+# gunicorn worker processes and threads per process; one thread runs its sync workers, more gthread ones.
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=os.cpu_count() or 2)
+WEB_THREADS = env.int("WEB_THREADS", default=1)
+ACCESS_LOG = env.bool("ACCESS_LOG", default=False)
+
 # --- Signal Server ---------------------------------------------------------------------------
 PROCESS_API_TOKENS = [t.strip() for t in env.str("PROCESS_API_TOKEN", default="").split(",") if t.strip()]
 INGRESS_MAX_BYTES = env.int("INGRESS_MAX_BYTES", default=10 * 1024 * 1024)
@@ -273,6 +281,8 @@ GMAIL_SENDER_ALLOWLIST = [
 ]
 SIGNAL_TIME_ZONE = env.str("SIGNAL_TIME_ZONE", default="") or env.str("POLLING_TIMEZONE", default="") or "Europe/Paris"
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+# Receivers' TLS certificates are checked against this PEM bundle (requests' variable), else certifi's.
+WEBHOOK_CA_BUNDLE = env.str("REQUESTS_CA_BUNDLE", default="")
 WEBHOOK_USER_AGENT = f"signal-server/{VERSION}"
 
 # /health/ready answers 503 when the last worker heartbeat, or the oldest due delivery, is older than this.
