@@ -4,7 +4,8 @@ Starts the service as `make run` does (gunicorn sync web workers and the deliver
 DATABASE_URL / REDIS_URL are honoured) on a fresh database, with receivers in processes of their own
 on 127.0.0.1. With `--compare REF` the same scenarios also run against commit REF, checked out beside
 this one, in the same run and on the same machine: figures only count as ratios between builds, as
-this machine's speed drifts. Everything is bounded in count and time.
+this machine's speed drifts. With `--only ingress --legacy PATH` the legacy Flask app, from a checkout
+of it at PATH, is measured as a third build (bench/builds.py). Everything is bounded in count and time.
 
 Scenarios:
 - ingress: requests/s and p50/p95/p99 at 8 and 32 concurrent clients, one connection per request as
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import requests
 
-from bench.builds import Build, baseline_build, this_build
+from bench.builds import Build, baseline_build, legacy_build, this_build
 from bench.loadgen import LoadResult, load_run
 from tests.service import ROOT, TOKEN, LiveService, free_port
 
@@ -44,7 +45,8 @@ def push_body(prefix: str):
     def make(index: int) -> dict:
         return {
             "sender": "Technique <technique@media-solution.fr>",
-            "subject": f"Média Solution - Missions Recadrage - Lot {index}",
+            # Unique per run too: the legacy app's e-mail id is subject|sender|date, it ignores message_id.
+            "subject": f"Média Solution - Missions Recadrage - Lot {index} - {prefix}",
             "date": "2026-04-10T09:54:38.000Z",
             "message_id": f"{prefix}-{index}",
             "body": f'<div dir="ltr"><p>À faire pour 14h30</p>{BODY_PADDING}'
@@ -347,7 +349,9 @@ def table(report: dict) -> str:
     for label, key, value in ROWS:
         if all(key in figures for figures in builds.values()):
             lines.append(f"{label:<32}" + "".join(f"{value(figures)!s:>24}" for figures in builds.values()))
-    lines += [f"ratio this/baseline {key:<25}{value:>10}" for key, value in report.get("ratios", {}).items()]
+    for other, ratios_key in (("baseline", "ratios"), ("legacy", "ratios_legacy")):
+        ratio = report.get(ratios_key, {})
+        lines += [f"{'ratio this/' + other:<20}{key:<25}{value:>10}" for key, value in ratio.items()]
     return "\n".join(lines)
 
 
@@ -392,12 +396,18 @@ def main() -> None:
         "--stack", choices=("env", "servers"), default="env",
         help="env: DATABASE_URL/REDIS_URL as set (default: SQLite); servers: a throw-away PostgreSQL + Redis",
     )
+    parser.add_argument(
+        "--legacy", metavar="PATH", help="with --only ingress, also measure the legacy Flask app from this checkout"
+    )
     parser.add_argument("--output", default=str(ROOT / "var" / "bench.json"))
     args = parser.parse_args()
+    if args.legacy and args.only != "ingress":
+        parser.error("--legacy needs --only ingress: the legacy app has no delivery worker to measure")
     if args.stack == "servers":
         servers_start()
 
     builds = [this_build()] + ([baseline_build(args.compare)] if args.compare else [])
+    builds += [legacy_build(args.legacy)] if args.legacy else []
     report: dict = {
         "database": "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite",
         "cache": "redis" if os.environ.get("REDIS_URL") else "locmem",
@@ -417,6 +427,8 @@ def main() -> None:
                 report["builds"][build.name][name] = scenario(build)
     if args.compare:
         report["ratios"] = ratios(report, builds[0].name, builds[1].name)
+    if args.legacy:
+        report["ratios_legacy"] = ratios(report, builds[0].name, builds[-1].name)
 
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(report, indent=2))

@@ -26,7 +26,9 @@ def handler(delay: float):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             arrived = time.time()
             try:
-                email_id = json.loads(body).get("email_id", "?")
+                payload = json.loads(body)
+                # The legacy app names it microsoft_graph_email_id.
+                email_id = payload.get("email_id") or payload.get("microsoft_graph_email_id", "?")
             except ValueError:
                 email_id = "?"
             sys.stdout.write(f"{arrived:.6f} {email_id}\n")

@@ -132,34 +132,39 @@ class ImportReport:
 
 def config_export(include_secrets: bool = False) -> dict:
     """The whole configuration as a version-1 document; secrets and custom headers only on request."""
-    prefs = IngressSettings.objects.filter(pk=1).first() or IngressSettings()
-    delivery = DeliverySettings.objects.filter(pk=1).first() or DeliverySettings()
-    flags = RuntimeFlags.objects.filter(pk=1).first() or RuntimeFlags()
+    prefs = _singleton_or_default(IngressSettings)
+    delivery = _singleton_or_default(DeliverySettings)
+    flags = _singleton_or_default(RuntimeFlags)
+    endpoints = WebhookEndpoint.objects.order_by("name")
     rules = RoutingRule.objects.select_related("endpoint").prefetch_related("conditions").order_by("position", "id")
     return {
         "version": DOCUMENT_VERSION,
         "settings": {key: _exported(key, getattr(_settings_row(key, prefs, delivery), key)) for key in SETTINGS_KEYS},
         "flags": {key: getattr(flags, key) for key in FLAGS_KEYS},
-        "endpoints": [
-            {
-                key: _exported(key, getattr(endpoint, key))
-                for key in ENDPOINT_KEYS
-                if include_secrets or key not in ENDPOINT_SECRET_KEYS
-            }
-            for endpoint in WebhookEndpoint.objects.order_by("name")
-        ],
-        "rules": [
-            {
-                "name": rule.name,
-                "is_active": rule.is_active,
-                "match": rule.match,
-                "conditions": [{key: getattr(c, key) for key in CONDITION_KEYS} for c in rule.conditions.all()],
-                "endpoint": rule.endpoint.name if rule.endpoint else None,
-                "priority": rule.priority,
-                "stop_processing": rule.stop_processing,
-            }
-            for rule in rules
-        ],
+        "endpoints": [_endpoint_exported(endpoint, include_secrets) for endpoint in endpoints],
+        "rules": [_rule_exported(rule) for rule in rules],
+    }
+
+
+def _singleton_or_default(model):
+    # Export writes nothing: a row not saved yet exports its defaults.
+    return model.objects.filter(pk=1).first() or model()
+
+
+def _endpoint_exported(endpoint: WebhookEndpoint, include_secrets: bool) -> dict:
+    keys = [key for key in ENDPOINT_KEYS if include_secrets or key not in ENDPOINT_SECRET_KEYS]
+    return {key: _exported(key, getattr(endpoint, key)) for key in keys}
+
+
+def _rule_exported(rule: RoutingRule) -> dict:
+    return {
+        "name": rule.name,
+        "is_active": rule.is_active,
+        "match": rule.match,
+        "conditions": [{key: getattr(c, key) for key in CONDITION_KEYS} for c in rule.conditions.all()],
+        "endpoint": rule.endpoint.name if rule.endpoint else None,
+        "priority": rule.priority,
+        "stop_processing": rule.stop_processing,
     }
 
 
@@ -361,33 +366,58 @@ def _rules_import(data, endpoints: _ImportedEndpoints | None, errors: list[Confi
     RoutingRule.objects.all().delete()
     database = {e.name: e for e in WebhookEndpoint.objects.all()}
     for index, item in enumerate(data):
-        path = f"rules[{index}]"
-        values = _object_read(item, path, RULE_KEYS, errors, required=("name", "conditions"))
-        if values is None:
-            continue
-        rule = RoutingRule(position=index + 1)  # positions are contiguous, as admin keeps them
-        conditions_data = values.pop("conditions", None)
-        endpoint_name = values.pop("endpoint", None)
-        _assign(rule, values)
-        exclude = []
-        if endpoint_name is not None:
-            endpoint, problem = _endpoint_resolve(endpoint_name, endpoints, database)
-            if problem:
-                errors.append(ConfigError(f"{path}.endpoint", problem))
-            if endpoint is None:
-                exclude.append("endpoint")  # the reason is reported already
-            rule.endpoint = endpoint
-        conditions = _conditions_read(conditions_data, f"{path}.conditions", rule, errors)
-        rule_valid = _full_clean(rule, path, RULE_KEYS, errors, exclude=exclude)
-        conditions_valid = all(
-            [_full_clean(c, f"{path}.conditions[{i}]", CONDITION_KEYS, errors, exclude=["rule"]) for i, c in conditions]
-        )
-        if rule_valid and conditions_valid and conditions and not exclude:
-            rule.save()
-            for _, condition in conditions:
-                condition.rule = rule
-                condition.save()
+        if _rule_import(item, index, endpoints, database, errors):
             report.rules_created += 1
+
+
+def _rule_import(
+    item,
+    index: int,
+    endpoints: _ImportedEndpoints | None,
+    database: dict[str, WebhookEndpoint],
+    errors: list[ConfigError],
+) -> bool:
+    """Validate one rule and its conditions and save them when all are valid; whether it was saved."""
+    path = f"rules[{index}]"
+    values = _object_read(item, path, RULE_KEYS, errors, required=("name", "conditions"))
+    if values is None:
+        return False
+    rule = RoutingRule(position=index + 1)  # positions are contiguous, as admin keeps them
+    conditions_data = values.pop("conditions", None)
+    endpoint_name = values.pop("endpoint", None)
+    _assign(rule, values)
+    endpoint_resolved = _rule_endpoint_assign(rule, endpoint_name, endpoints, database, f"{path}.endpoint", errors)
+    conditions = _conditions_read(conditions_data, f"{path}.conditions", rule, errors)
+    # An unresolved endpoint is reported already.
+    rule_valid = _full_clean(rule, path, RULE_KEYS, errors, exclude=[] if endpoint_resolved else ["endpoint"])
+    conditions_valid = all(
+        [_full_clean(c, f"{path}.conditions[{i}]", CONDITION_KEYS, errors, exclude=["rule"]) for i, c in conditions]
+    )
+    if not (rule_valid and conditions_valid and conditions and endpoint_resolved):
+        return False
+    rule.save()
+    for _, condition in conditions:
+        condition.rule = rule
+        condition.save()
+    return True
+
+
+def _rule_endpoint_assign(
+    rule: RoutingRule,
+    name: str | None,
+    endpoints: _ImportedEndpoints | None,
+    database: dict[str, WebhookEndpoint],
+    path: str,
+    errors: list[ConfigError],
+) -> bool:
+    """Point the rule at the endpoint named; False when it cannot (reported here or among the endpoints' errors)."""
+    if name is None:
+        return True
+    endpoint, problem = _endpoint_resolve(name, endpoints, database)
+    if problem:
+        errors.append(ConfigError(path, problem))
+    rule.endpoint = endpoint
+    return endpoint is not None
 
 
 def _endpoint_resolve(

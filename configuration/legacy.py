@@ -137,6 +137,23 @@ def legacy_config_translate(
     switched off, for review in admin first (the legacy Gmail path never applied them).
     """
     t = _Translation(default_endpoint_name, rules_active)
+    documents = _documents_select(t, docs)
+    # In this order: every endpoint copies the delivery options (the timeout from the prefs, the rest from
+    # webhook_config), and each rule's URL is matched against the default endpoint's.
+    steps = (
+        ("processing_prefs", _processing_prefs),
+        ("webhook_config", _webhook_config),
+        ("runtime_flags", _runtime_flags),
+        ("routing_rules", _routing_rules),
+    )
+    for name, translate in steps:
+        if name in documents:
+            translate(t, documents[name])
+    return _document(t), t.notes
+
+
+def _documents_select(t: _Translation, docs: dict) -> dict:
+    """The legacy documents of `docs` that have the right shape; unknown names and wrong shapes are noted."""
     for name in docs:
         if name not in LEGACY_DOCUMENTS:
             t.note(NOT_MAPPED, name, f"not a legacy configuration document ({', '.join(LEGACY_DOCUMENTS)})")
@@ -149,15 +166,7 @@ def legacy_config_translate(
             documents[name] = docs[name]
         else:
             t.note(NOT_MAPPED, name, "not a JSON object")
-    if "processing_prefs" in documents:
-        _processing_prefs(t, documents["processing_prefs"])
-    if "webhook_config" in documents:
-        _webhook_config(t, documents["webhook_config"])
-    if "runtime_flags" in documents:
-        _runtime_flags(t, documents["runtime_flags"])
-    if "routing_rules" in documents:
-        _routing_rules(t, documents["routing_rules"])
-    return _document(t), t.notes
+    return documents
 
 
 def _document(t: _Translation) -> dict:
@@ -166,25 +175,41 @@ def _document(t: _Translation) -> dict:
         document["settings"] = t.settings
     if t.flags:
         document["flags"] = t.flags
-    timeout = t.delivery.get("timeout_seconds")
-    if t.default_endpoint is not None or t.rule_endpoints:
-        default = t.default_endpoint or {"name": t.default_name, "is_default": True, "is_active": True}
-        if timeout is not None:
-            default["timeout_seconds"] = timeout
-        document["endpoints"] = [default, *t.rule_endpoints.values()]
-        if timeout is not None:
-            names = ", ".join(e["name"] for e in document["endpoints"])
-            t.note(MAPPED, "processing_prefs.webhook_timeout_sec", f"timeout_seconds = {timeout} on endpoints {names}")
-    elif timeout is not None:
-        t.note(
-            NOT_MAPPED,
-            "processing_prefs.webhook_timeout_sec",
-            "applies to the endpoints imported from webhook_config or routing_rules; none were given, so endpoint "
-            "timeouts are unchanged",
-        )
+    endpoints = _endpoints(t)
+    if endpoints:
+        document["endpoints"] = endpoints
+    _timeout_note(t, endpoints)
     if t.rules is not None:
         document["rules"] = t.rules
     return document
+
+
+def _endpoints(t: _Translation) -> list[dict]:
+    """The default endpoint then the rules' ones; none when no document gave an endpoint."""
+    if t.default_endpoint is None and not t.rule_endpoints:
+        return []
+    default = t.default_endpoint or {"name": t.default_name, "is_default": True, "is_active": True}
+    timeout = t.delivery.get("timeout_seconds")
+    if timeout is not None:
+        default["timeout_seconds"] = timeout
+    return [default, *t.rule_endpoints.values()]
+
+
+def _timeout_note(t: _Translation, endpoints: list[dict]) -> None:
+    timeout = t.delivery.get("timeout_seconds")
+    if timeout is None:
+        return
+    source = "processing_prefs.webhook_timeout_sec"
+    if endpoints:
+        names = ", ".join(e["name"] for e in endpoints)
+        t.note(MAPPED, source, f"timeout_seconds = {timeout} on endpoints {names}")
+        return
+    t.note(
+        NOT_MAPPED,
+        source,
+        "applies to the endpoints imported from webhook_config or routing_rules; none were given, so endpoint "
+        "timeouts are unchanged",
+    )
 
 
 def _processing_prefs(t: _Translation, prefs: dict) -> None:
@@ -474,31 +499,43 @@ def _rules_semantics_notes(t: _Translation, source: str) -> None:
         + ("" if t.rules_active else " once switched on")
         + ". Try them on admin's test page",
     )
-    non_stop = [r["name"] for r in t.rules[:-1] if not r["stop_processing"]]
-    if non_stop:
-        t.note(
-            REVIEW,
-            source,
-            "the legacy app fired only the first matching rule; here every matching rule adds its endpoint until "
-            f"one stops processing, so an e-mail matching {', '.join(repr(n) for n in non_stop)} and a later rule "
-            "now goes to both",
-        )
-    body_rules = [r["name"] for r in t.rules if any(c["field"] == "body" for c in r["conditions"])]
-    if body_rules:
-        t.note(
-            REVIEW,
-            source,
-            f"body conditions ({', '.join(repr(n) for n in body_rules)}) now test the text view of the HTML body "
-            "(tags and link targets dropped, accents folded when not case-sensitive); a condition on a link URL "
-            "found only in an href no longer matches",
-        )
-    if any(c["field"] == "sender" for r in t.rules for c in r["conditions"]):
-        t.note(
-            REVIEW,
-            source,
-            "the legacy app tested sender conditions against the bare lower-cased address; check 'equals' and "
-            "anchored regex sender conditions on admin's test page",
-        )
+    for review in (_all_matches_review(t.rules), _body_review(t.rules), _sender_review(t.rules)):
+        if review:
+            t.note(REVIEW, source, review)
+
+
+def _all_matches_review(rules: list[dict]) -> str | None:
+    """Rules that do not stop processing now let a later matching rule add its endpoint too."""
+    non_stop = [r["name"] for r in rules[:-1] if not r["stop_processing"]]
+    if not non_stop:
+        return None
+    return (
+        "the legacy app fired only the first matching rule; here every matching rule adds its endpoint until "
+        f"one stops processing, so an e-mail matching {', '.join(repr(n) for n in non_stop)} and a later rule "
+        "now goes to both"
+    )
+
+
+def _body_review(rules: list[dict]) -> str | None:
+    """Body conditions now test the HTML body's text view."""
+    body_rules = [r["name"] for r in rules if any(c["field"] == "body" for c in r["conditions"])]
+    if not body_rules:
+        return None
+    return (
+        f"body conditions ({', '.join(repr(n) for n in body_rules)}) now test the text view of the HTML body "
+        "(tags and link targets dropped, accents folded when not case-sensitive); a condition on a link URL "
+        "found only in an href no longer matches"
+    )
+
+
+def _sender_review(rules: list[dict]) -> str | None:
+    """The legacy app tested sender conditions against the bare lower-cased address."""
+    if not any(c["field"] == "sender" for r in rules for c in r["conditions"]):
+        return None
+    return (
+        "the legacy app tested sender conditions against the bare lower-cased address; check 'equals' and "
+        "anchored regex sender conditions on admin's test page"
+    )
 
 
 def _rule(t: _Translation, rule, index: int, path: str) -> dict | None:

@@ -234,24 +234,30 @@ def _outcome(explanation) -> dict:
     names = endpoint_names()
     inactive = endpoints_inactive()
     decision = explanation.decision
-    default_id = decision.default_endpoint_id
-    via = next((t.rule for t in decision.targets if t.endpoint_id == default_id and t.rule), None)
-    if default_id is None:
-        state = "none"
-    elif decision.default_added:
-        state = "added"
-    elif decision.default_suppressed:
-        state = "suppressed"
-    else:
-        state = "via_rule"
+
+    def name_of(endpoint_id) -> str:
+        return names.get(endpoint_id, f"#{endpoint_id}")
+
     return {
-        "deliveries": [
-            {"endpoint": names.get(t.endpoint_id, f"#{t.endpoint_id}"), "rule": t.rule} for t in decision.targets
-        ],
-        "paused": [
-            names.get(t.endpoint_id, f"#{t.endpoint_id}") for t in decision.targets if t.endpoint_id in inactive
-        ],
-        "default_endpoint": names.get(default_id, ""),
-        "default_state": state,
-        "default_via": via,
+        "deliveries": [{"endpoint": name_of(t.endpoint_id), "rule": t.rule} for t in decision.targets],
+        "paused": [name_of(t.endpoint_id) for t in decision.targets if t.endpoint_id in inactive],
+        "default_endpoint": names.get(decision.default_endpoint_id, ""),
+        "default_state": _default_state(decision),
+        "default_via": _default_via(decision),
     }
+
+
+def _default_state(decision) -> str:
+    """The default endpoint's fate, as the test page words it."""
+    if decision.default_endpoint_id is None:
+        return "none"
+    if decision.default_added:
+        return "added"
+    if decision.default_suppressed:
+        return "suppressed"
+    return "via_rule"
+
+
+def _default_via(decision):
+    """The first rule that targets the default endpoint itself, if any."""
+    return next((t.rule for t in decision.targets if t.endpoint_id == decision.default_endpoint_id and t.rule), None)

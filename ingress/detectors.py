@@ -70,18 +70,22 @@ def _in_one_hour(now: datetime) -> datetime:
     return (now.astimezone(UTC) + _ONE_HOUR).astimezone(now.tzinfo)
 
 
+# Delivery-time rules in order of precedence; the first valid time wins. Each turns a match into its
+# delivery time, or None when the numbers are not a valid date or time (the search then goes on).
+_TIME_RULES = (
+    (_DUE_DATE, lambda m: _dated(m[1], m[2], m[3], _hhmm(m[4], m[5] or m[6]))),
+    (_DUE_TIME, lambda m: _hhmm(m[1], m[2] or m[3])),
+    (_ANY_H_TIME, lambda m: _hhmm(m[1], m[2])),
+    (_ANY_COLON_TIME, lambda m: _hhmm(m[1], m[2])),
+)
+
+
 def _delivery_time(folded_subject: str, folded_text: str, now_local: datetime) -> str | None:
     if _URGENCE.search(folded_subject):
         return _in_one_hour(now_local).strftime("%Hh%M")
-    for m in _DUE_DATE.finditer(folded_text):
-        if found := _dated(m[1], m[2], m[3], _hhmm(m[4], m[5] or m[6])):
-            return found
-    for m in _DUE_TIME.finditer(folded_text):
-        if found := _hhmm(m[1], m[2] or m[3]):
-            return found
-    for pattern in (_ANY_H_TIME, _ANY_COLON_TIME):
+    for pattern, time_of in _TIME_RULES:
         for m in pattern.finditer(folded_text):
-            if found := _hhmm(m[1], m[2]):
+            if found := time_of(m):
                 return found
     return None
 
@@ -114,19 +118,29 @@ def _is_file_request(url: object) -> bool:
     return provider_for_host(parts.hostname or "") == "dropbox" and parts.path.lower().startswith("/request/")
 
 
+def _has_file_request_link(links: list[dict]) -> bool:
+    return any(_is_file_request(link.get("raw_url")) or _is_file_request(link.get("direct_url")) for link in links)
+
+
 def _desabo(folded_subject: str, folded_text: str, links: list[dict]) -> tuple[bool, bool]:
-    has_request_link = any(_is_file_request(link.get("raw_url")) or _is_file_request(link.get("direct_url"))
-                           for link in links)
+    has_request_link = _has_file_request_link(links)
     required = (
         "journee" in folded_text
         and "tarifs habituels" in folded_text
         and ("desabonn" in folded_subject or "desabonn" in folded_text or has_request_link)
     )
-    forbidden = any(word in folded_text for word in _DESABO_FORBIDDEN) or _MOMENT.search(folded_text) is not None
-    if not required or forbidden:
+    if not required or _desabo_forbidden(folded_text):
         return False, False
-    urgent = any(word in folded for folded in (folded_subject, folded_text) for word in ("urgent", "urgence"))
-    return True, urgent
+    return True, _is_urgent(folded_subject, folded_text)
+
+
+def _desabo_forbidden(folded_text: str) -> bool:
+    """Words that rule DESABO out (invoices, cancellations, the word "moment"), as in the legacy."""
+    return any(word in folded_text for word in _DESABO_FORBIDDEN) or _MOMENT.search(folded_text) is not None
+
+
+def _is_urgent(folded_subject: str, folded_text: str) -> bool:
+    return any(word in folded for folded in (folded_subject, folded_text) for word in ("urgent", "urgence"))
 
 
 def desabo_match(subject: str, text: str, links: list[dict]) -> tuple[bool, bool]:

@@ -37,19 +37,28 @@ def link_canonicalize(url: str, provider: str) -> str:
         return url
     try:
         parts = urlsplit(url)
-        segments = (quote(unquote_to_bytes(s), safe=_SEGMENT_SAFE) for s in parts.path.split("/") if s)
-        params = [(b"dl", b"1")]
-        for key, value in _query_pairs(parts.query):
-            if key in (b"dl", b"raw") or not (value or key == b"rlkey") or (key, value) in params:
-                continue
-            params.append((key, value))
+        params = _dropbox_params(parts.query)
     except ValueError:  # unparsable host or characters that cannot be encoded: nothing to normalise
         return url
-    params.sort(key=lambda pair: pair[0])  # stable: repeated keys keep their order
     # Dropbox only serves https on 443, so credentials, port and fragment are dropped.
     host = (parts.hostname or "").rstrip(".")
-    path = "".join("/" + segment for segment in segments)
-    return urlunsplit(("https", host, path, urlencode(params, quote_via=quote), ""))
+    return urlunsplit(("https", host, _dropbox_path(parts.path), urlencode(params, quote_via=quote), ""))
+
+
+def _dropbox_params(query: str) -> list[tuple[bytes, bytes]]:
+    """The query parameters with `dl=1`, sorted by name; `dl`, `raw`, empty values and repeats are dropped."""
+    params = [(b"dl", b"1")]
+    for key, value in _query_pairs(query):
+        if key in (b"dl", b"raw") or not (value or key == b"rlkey") or (key, value) in params:
+            continue
+        params.append((key, value))
+    params.sort(key=lambda pair: pair[0])  # stable: repeated keys keep their order
+    return params
+
+
+def _dropbox_path(path: str) -> str:
+    """The path with each segment percent-encoded once, empty segments dropped."""
+    return "".join("/" + quote(unquote_to_bytes(segment), safe=_SEGMENT_SAFE) for segment in path.split("/") if segment)
 
 
 def _trim(url: str) -> str:

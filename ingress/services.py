@@ -1,7 +1,7 @@
 """The ingress pipeline (SPEC §3.2 steps 4-12): from a validated push to committed, enqueued deliveries."""
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ from configuration.snapshot import IngressConfig, ingress_config_get
 from core.addresses import email_mask, sender_email_parse
 from core.text import html_to_text
 from core.times import WEEKDAYS
+from infrastructure.inserts import row_insert
 from ingress import windows
 from ingress.detectors import email_detect
 from ingress.identity import email_id_compute
@@ -20,7 +21,6 @@ from ingress.models import InboundEmail
 from ingress.ratelimit import sender_rate_check
 from ingress.selectors import email_is_known
 from routing.evaluation import RoutableEmail, RoutingDecision, rules_evaluate
-from signal_server.inserts import row_insert
 from webhooks.services.deliveries import deliveries_create
 
 logger = logging.getLogger("ingress")
@@ -244,15 +244,12 @@ def email_rerun(email: InboundEmail, *, by: str = "", now: datetime | None = Non
     """Run a recorded e-mail through the pipeline's decision again, with today's configuration.
 
     An operator asking means "deliver now": the time window and absence days do not hold it back (the
-    payload says `maintenant` when a window is set), but the sending switch does. Deliveries are created
-    only for target endpoints that have none for this e-mail yet, in one transaction with their tasks;
-    existing ones are left as they are (replay those to resend them).
+    payload says `maintenant` when a window is set), but the sending switch does. Deliveries are created,
+    in one transaction, only for target endpoints that have none for this e-mail yet; existing ones are
+    left as they are (replay those to resend them).
     """
-    from dataclasses import replace
-
     now = now or timezone.now()
     config = ingress_config_get()
-    window_set = bool(config.window_start and config.window_end)
     no_time_gates = replace(config, window_start="", window_end="", absence_enabled=False)
     with transaction.atomic():
         email = InboundEmail.objects.select_for_update().get(pk=email.pk)
@@ -263,24 +260,11 @@ def email_rerun(email: InboundEmail, *, by: str = "", now: datetime | None = Non
         decided = email_decide(push, no_time_gates, sender_email=email.sender_email, email_id=email.email_id, now=now)
         if not decided.status:
             raise EmailRerunRefused(f"{decided.message}.")
-        for name in RERUN_FIELDS:
-            if name in decided.record:
-                setattr(email, name, decided.record[name])
-        if "links" in decided.record:
-            email.webhooks_time_start = "maintenant" if window_set else ""
-            email.webhooks_time_end = config.window_end if window_set else ""
-
+        _rerun_fields_apply(email, decided, config)
         existing = set(email.deliveries.filter(is_test=False).values_list("endpoint_id", flat=True))
         new_targets = [t for t in decided.targets if t.endpoint_id not in existing]
         created = deliveries_create(email, new_targets, inactive_ids=config.inactive_endpoint_ids)
-        # A deferred e-mail whose deliveries all exist keeps waiting for its window.
-        still_deferred = email.status == InboundEmail.Status.DEFERRED and not created
-        if not (still_deferred and decided.status == InboundEmail.Status.PROCESSED):
-            email.status = decided.status
-        verdict = decided.record.get("decision", {})
-        rerun = {"at": now.isoformat(timespec="seconds"), "by": by, "status": email.status,
-                 "created": [d.pk for d in created], **{k: verdict[k] for k in RERUN_DECISION_KEYS if k in verdict}}
-        email.decision = {**email.decision, "reruns": [*email.decision.get("reruns", []), rerun]}
+        _rerun_status_record(email, decided, created, now=now, by=by)
         email.save()
     kept = len(decided.targets) - len(new_targets)
     logger.info(
@@ -288,3 +272,28 @@ def email_rerun(email: InboundEmail, *, by: str = "", now: datetime | None = Non
         len(created), kept,
     )
     return RerunResult(email=email, created=tuple(created), kept=kept)
+
+
+def _rerun_fields_apply(email: InboundEmail, decided: IngressDecision, config: IngressConfig) -> None:
+    """What the new decision recomputed (detection, links, delivery times); sent now, whatever the window."""
+    for name in RERUN_FIELDS:
+        if name in decided.record:
+            setattr(email, name, decided.record[name])
+    if "links" in decided.record:
+        window_set = bool(config.window_start and config.window_end)
+        email.webhooks_time_start = "maintenant" if window_set else ""
+        email.webhooks_time_end = config.window_end if window_set else ""
+
+
+def _rerun_status_record(email: InboundEmail, decided: IngressDecision, created: list, *, now, by: str) -> None:
+    """The e-mail's new status, and the re-run appended to its decision's history."""
+    # A deferred e-mail whose deliveries all exist keeps waiting for its window.
+    still_deferred = email.status == InboundEmail.Status.DEFERRED and not created
+    if not (still_deferred and decided.status == InboundEmail.Status.PROCESSED):
+        email.status = decided.status
+    verdict = decided.record.get("decision", {})
+    rerun = {
+        "at": now.isoformat(timespec="seconds"), "by": by, "status": email.status, "created": [d.pk for d in created],
+        **{k: verdict[k] for k in RERUN_DECISION_KEYS if k in verdict},
+    }
+    email.decision = {**email.decision, "reruns": [*email.decision.get("reruns", []), rerun]}

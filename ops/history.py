@@ -3,7 +3,7 @@ in the shape the legacy dashboard's scripts expect."""
 
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from ingress.models import InboundEmail
@@ -70,13 +70,10 @@ def _delivery_entry(delivery: WebhookDelivery) -> dict | None:
         return None
     last = attempts[-1]
     modes = list(dict.fromkeys(_legacy_mode(a.delivery_mode) for a in attempts))
-    if delivery.email_id:
-        subject = delivery.email.subject
-    else:
-        subject = test_payload_build(delivery.endpoint.name, "")["subject"]
+    email_id, subject = _delivery_email(delivery)
     return _legacy_entry(
         timestamp=_legacy_time(last.finished_at),
-        email_id=delivery.email.email_id if delivery.email_id else LEGACY_TEST_EMAIL_ID,
+        email_id=email_id,
         status="success" if last.succeeded else "error",
         status_code=last.status_code,
         webhook_url=_legacy_url(last.url),
@@ -85,14 +82,30 @@ def _delivery_entry(delivery: WebhookDelivery) -> dict | None:
         attempted_delivery_modes=modes,
         fallback_used=len(modes) > 1,
         payload_size_bytes=last.request_size,
-        error_message=None if last.succeeded else (last.error[:LEGACY_TEXT_CHARS] or "Unknown error"),
-        response_snippet=None if last.succeeded else last.response_snippet[:LEGACY_TEXT_CHARS],
-        failure_reason=None if last.succeeded else (last.failure_reason or None),
+        **_failure_fields(last),
         delivery_id=delivery.pk,
         endpoint=delivery.endpoint.name,
         delivery_status=delivery.status,
         attempts=delivery.attempt_count,
     )
+
+
+def _delivery_email(delivery: WebhookDelivery) -> tuple[str, str]:
+    """(email_id, subject) of the delivery's e-mail; a test delivery has none and shows the test payload's."""
+    if delivery.email_id:
+        return delivery.email.email_id, delivery.email.subject
+    return LEGACY_TEST_EMAIL_ID, test_payload_build(delivery.endpoint.name, "")["subject"]
+
+
+def _failure_fields(attempt: DeliveryAttempt) -> dict:
+    """The error fields of a failed attempt; none for a success (the entry then keeps them null)."""
+    if attempt.succeeded:
+        return {}
+    return {
+        "error_message": attempt.error[:LEGACY_TEXT_CHARS] or "Unknown error",
+        "response_snippet": attempt.response_snippet[:LEGACY_TEXT_CHARS],
+        "failure_reason": attempt.failure_reason or None,
+    }
 
 
 def _skipped_entry(email: InboundEmail, default_url: str | None) -> dict:
@@ -119,40 +132,52 @@ def webhook_logs_legacy(
     since = (now or timezone.now()) - timedelta(days=days)
     entries: list[dict] = []
     if status in (None, "success", "error"):
-        deliveries = (
-            WebhookDelivery.objects.filter(attempt_count__gt=0, last_attempt_at__gte=since)
-            .select_related("endpoint", "email")
-            .only("id", "status", "email", "endpoint", "endpoint__name", "email__email_id", "email__subject",
-                  "attempt_count", "last_attempt_at")
-            .prefetch_related(
-                Prefetch(
-                    "attempts",
-                    queryset=DeliveryAttempt.objects.filter(finished_at__isnull=False).only(
-                        "id", "delivery_id", "number", "finished_at", "url", "delivery_mode", "request_size",
-                        "status_code", "response_snippet", "error", "failure_reason", "succeeded",
-                    ).order_by("number"),
-                )
-            )
-            .order_by("-last_attempt_at", "-id")
-        )
-        if status == "success":
-            deliveries = deliveries.filter(status=WebhookDelivery.Status.SUCCEEDED)
-        elif status == "error":
-            deliveries = deliveries.exclude(status=WebhookDelivery.Status.SUCCEEDED)
-        if email_id:
-            deliveries = deliveries.filter(email__email_id=email_id)
-        entries += [
-            entry for entry in map(_delivery_entry, deliveries[:limit]) if entry and status in (None, entry["status"])
-        ]
+        entries += _delivery_entries(since, limit, status, email_id)
     if status in (None, "skipped"):
-        skipped = InboundEmail.objects.filter(
-            status=InboundEmail.Status.SKIPPED_NO_LINKS, received_at__gte=since
-        ).only("id", "email_id", "subject", "received_at").order_by("-received_at", "-id")
-        if email_id:
-            skipped = skipped.filter(email_id=email_id)
-        skipped = list(skipped[:limit])
-        if skipped:
-            default_url = WebhookEndpoint.objects.filter(is_default=True).values_list("url", flat=True).first()
-            entries += [_skipped_entry(email, default_url) for email in skipped]
+        entries += _skipped_entries(since, limit, email_id)
     entries.sort(key=lambda entry: entry["timestamp"], reverse=True)
     return entries[:limit]
+
+
+def _delivery_entries(since: datetime, limit: int, status: str | None, email_id: str | None) -> list[dict]:
+    deliveries = _deliveries_attempted(since)
+    if status == "success":
+        deliveries = deliveries.filter(status=WebhookDelivery.Status.SUCCEEDED)
+    elif status == "error":
+        deliveries = deliveries.exclude(status=WebhookDelivery.Status.SUCCEEDED)
+    if email_id:
+        deliveries = deliveries.filter(email__email_id=email_id)
+    return [entry for entry in map(_delivery_entry, deliveries[:limit]) if entry and status in (None, entry["status"])]
+
+
+def _deliveries_attempted(since: datetime) -> QuerySet[WebhookDelivery]:
+    """Deliveries attempted since `since`, newest first, with their finished attempts: two queries."""
+    return (
+        WebhookDelivery.objects.filter(attempt_count__gt=0, last_attempt_at__gte=since)
+        .select_related("endpoint", "email")
+        .only("id", "status", "email", "endpoint", "endpoint__name", "email__email_id", "email__subject",
+              "attempt_count", "last_attempt_at")
+        .prefetch_related(
+            Prefetch(
+                "attempts",
+                queryset=DeliveryAttempt.objects.filter(finished_at__isnull=False).only(
+                    "id", "delivery_id", "number", "finished_at", "url", "delivery_mode", "request_size",
+                    "status_code", "response_snippet", "error", "failure_reason", "succeeded",
+                ).order_by("number"),
+            )
+        )
+        .order_by("-last_attempt_at", "-id")
+    )
+
+
+def _skipped_entries(since: datetime, limit: int, email_id: str | None) -> list[dict]:
+    skipped = InboundEmail.objects.filter(
+        status=InboundEmail.Status.SKIPPED_NO_LINKS, received_at__gte=since
+    ).only("id", "email_id", "subject", "received_at").order_by("-received_at", "-id")
+    if email_id:
+        skipped = skipped.filter(email_id=email_id)
+    skipped = list(skipped[:limit])
+    if not skipped:
+        return []
+    default_url = WebhookEndpoint.objects.filter(is_default=True).values_list("url", flat=True).first()
+    return [_skipped_entry(email, default_url) for email in skipped]

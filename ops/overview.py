@@ -1,6 +1,6 @@
 """The admin overview page: the last 7 days of e-mails and deliveries, and the queue right now."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin
@@ -60,30 +60,10 @@ def overview_build(now: datetime | None = None) -> dict:
     today = now.astimezone(tz).date()
     days = [today - timedelta(days=offset) for offset in range(OVERVIEW_DAYS - 1, -1, -1)]
     since = _local_midnight(days[0], tz)
-
-    # E-mails per local hour, from the first day's midnight to the current hour.
-    per_hour: dict[datetime, dict[str, int]] = {}
-    moment = since.astimezone(UTC)  # step in absolute hours: local wall time may skip or repeat one
-    while moment <= now:
-        per_hour.setdefault(moment.astimezone(tz).replace(minute=0, second=0, microsecond=0, tzinfo=None), {})
-        moment += timedelta(hours=1)
-    for hour, status, count in email_counts_by_hour(since, tz):
-        per_hour.setdefault(hour, {})[status] = count
-    hour_buckets = [
-        (hour.strftime("%a %d %b %H:00"), hour.strftime("%a %d") if hour.hour == 0 else None, counts)
-        for hour, counts in sorted(per_hour.items())
-    ]
-    emails_today: dict[str, int] = {}
-    for hour, counts in per_hour.items():
-        if hour.date() == today:
-            for status, count in counts.items():
-                emails_today[status] = emails_today.get(status, 0) + count
-
-    per_day: dict = {day: {} for day in days}
-    for day, status, count in delivery_counts_by_day(since, tz):
-        per_day.setdefault(day, {})[status] = count
+    per_hour = _emails_per_hour(since, now, tz)
+    emails_today = _day_total(per_hour, today)
+    per_day = _deliveries_per_day(days, since, tz)
     day_buckets = [(day.strftime("%a %d %b"), day.strftime("%a %d"), per_day[day]) for day in days]
-
     providers = email_counts_by_provider(since, PROVIDERS)
     reasons = attempt_failure_reason_counts(since)
     queue = delivery_queue_summary(now)
@@ -92,7 +72,7 @@ def overview_build(now: datetime | None = None) -> dict:
         "generated_at": now.astimezone(tz),
         "since": since,
         "days": OVERVIEW_DAYS,
-        "emails_chart": stacked_bar_chart(hour_buckets, EMAIL_SERIES),
+        "emails_chart": stacked_bar_chart(_hour_buckets(per_hour), EMAIL_SERIES),
         "deliveries_chart": stacked_bar_chart(day_buckets, DELIVERY_SERIES, width=420, gap=12),
         "providers_chart": horizontal_bar_chart([(p, providers[p], PROVIDER_COLORS[p]) for p in PROVIDERS]),
         "reasons_chart": horizontal_bar_chart([(reason, count, REASON_COLOR) for reason, count in reasons]),
@@ -107,6 +87,44 @@ def overview_build(now: datetime | None = None) -> dict:
         "heartbeat_age": seconds_since(heartbeat_last_at(), now),
         "lanes": _lanes(now),
     }
+
+
+def _emails_per_hour(since: datetime, now: datetime, tz: ZoneInfo) -> dict[datetime, dict[str, int]]:
+    """E-mail counts by status per local hour (naive), from `since` to the current hour; empty hours included."""
+    per_hour: dict[datetime, dict[str, int]] = {}
+    moment = since.astimezone(UTC)  # step in absolute hours: local wall time may skip or repeat one
+    while moment <= now:
+        per_hour.setdefault(moment.astimezone(tz).replace(minute=0, second=0, microsecond=0, tzinfo=None), {})
+        moment += timedelta(hours=1)
+    for hour, status, count in email_counts_by_hour(since, tz):
+        per_hour.setdefault(hour, {})[status] = count
+    return per_hour
+
+
+def _hour_buckets(per_hour: dict[datetime, dict[str, int]]) -> list[tuple]:
+    """Chart buckets in time order: a label per hour, and a tick label at each local midnight."""
+    return [
+        (hour.strftime("%a %d %b %H:00"), hour.strftime("%a %d") if hour.hour == 0 else None, counts)
+        for hour, counts in sorted(per_hour.items())
+    ]
+
+
+def _day_total(per_hour: dict[datetime, dict[str, int]], day: date) -> dict[str, int]:
+    """Counts by status summed over the hours of `day`."""
+    total: dict[str, int] = {}
+    for hour, counts in per_hour.items():
+        if hour.date() == day:
+            for status, count in counts.items():
+                total[status] = total.get(status, 0) + count
+    return total
+
+
+def _deliveries_per_day(days: list[date], since: datetime, tz: ZoneInfo) -> dict:
+    """Delivery counts by status per local day; every one of `days` is present."""
+    per_day: dict = {day: {} for day in days}
+    for day, status, count in delivery_counts_by_day(since, tz):
+        per_day.setdefault(day, {})[status] = count
+    return per_day
 
 
 def _lanes(now: datetime) -> list[tuple]:

@@ -4,10 +4,8 @@ import os
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
-from signal_server.wsgi_prompt_close import prompt_close
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "signal_server.settings.base")
-application = prompt_close(get_wsgi_application())
+application = get_wsgi_application()
 
 # Import every view now, then keep what the process loaded at start out of the cyclic collector's
 # scans: a full collection walked those ~110,000 long-lived objects for about 60 ms, in the middle of

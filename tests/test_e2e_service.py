@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from signal_server.sqlite_backend.checkpoint import SERVED_AUTOCHECKPOINT_PAGES
+from signal_server.sqlite_checkpoint import SERVED_AUTOCHECKPOINT_PAGES
 from tests.service import LiveService
 
 pytestmark = pytest.mark.e2e

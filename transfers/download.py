@@ -89,19 +89,29 @@ def url_check(url: str) -> str:
     if not host_allowed(host):
         raise DownloadError(f"host {host or '(none)'} is not an allowed provider host")
     extra = host_is_extra(host)
-    if parts.scheme != "https" and not (extra and parts.scheme == "http"):
+    if not _scheme_allowed(parts.scheme, extra):
         raise DownloadError(f"{parts.scheme or 'a missing'} scheme refused for {host}; only https is used")
     if parts.username or parts.password:
         raise DownloadError(f"credentials in the URL refused for {host}")
     if not extra:
-        try:
-            addresses = host_addresses(host, port or 443)
-        except (OSError, UnicodeError):
-            addresses = []  # the request itself fails on an unknown name (or a configured proxy resolves it)
-        private = [a for a in addresses if ip_is_private(a)]
-        if private:
-            raise DownloadError(f"{host} resolves to a non-public address ({', '.join(private)})")
+        _address_check(host, port)
     return host
+
+
+def _scheme_allowed(scheme: str, extra: bool) -> bool:
+    # Plain http only for the extra hosts (the tests' local file server).
+    return scheme == "https" or (extra and scheme == "http")
+
+
+def _address_check(host: str, port: int | None) -> None:
+    """Refuse a name resolving to a non-public address: the download would reach internal services."""
+    try:
+        addresses = host_addresses(host, port or 443)
+    except (OSError, UnicodeError):
+        addresses = []  # the request itself fails on an unknown name (or a configured proxy resolves it)
+    private = [a for a in addresses if ip_is_private(a)]
+    if private:
+        raise DownloadError(f"{host} resolves to a non-public address ({', '.join(private)})")
 
 
 def download_fetch(url: str, provider: str, *, budget: float | None = None) -> Download:
@@ -142,6 +152,14 @@ def download_fetch(url: str, provider: str, *, budget: float | None = None) -> D
 
 
 def _body_read(response: requests.Response, host: str, source_url: str, folder: bool, time_left) -> Download:
+    mime = _headers_check(response, host)
+    spool, size = _body_spool(response, host, folder, time_left)
+    filename = disposition_filename(response.headers.get("Content-Disposition", "")) or url_filename(source_url)
+    return Download(file=spool, size=size, content_type=_content_type(mime, filename), filename=filename)
+
+
+def _headers_check(response: requests.Response, host: str) -> str:
+    """The MIME type of a response whose status, type and announced size pass (refused before any body)."""
     if response.status_code != 200:
         raise DownloadError(f"{host} answered HTTP {response.status_code}")
     mime = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -151,40 +169,52 @@ def _body_read(response: requests.Response, host: str, source_url: str, folder: 
     announced = response.headers.get("Content-Length", "").strip()
     if announced.isdigit() and int(announced) > limit:
         raise DownloadError(f"file of {announced} bytes is over the {limit} bytes limit")
+    return mime
 
+
+def _body_spool(response: requests.Response, host: str, folder: bool, time_left) -> tuple[SpooledTemporaryFile, int]:
+    """The body in a spooled file positioned at its start, and its size; the file is closed on any error."""
     spool = SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
     try:
-        size, head, sniffed = 0, bytearray(), False
-        while True:
-            _socket_timeout_set(response, time_left())
-            try:
-                chunk = response.raw.read1(CHUNK_BYTES, decode_content=True)
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                if _is_timeout(exc):
-                    time_left()  # raises the budget error when that is what happened
-                    raise DownloadError(f"{host} stalled and the download timed out") from exc
-                raise DownloadError(f"download from {host} broke off ({_error_kind(exc)})") from exc
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise DownloadError(f"file is over the {limit} bytes limit")
-            if not sniffed:
-                head += chunk[: SNIFF_BYTES - len(head)]
-                if len(head) >= SNIFF_BYTES:
-                    _content_check(bytes(head), host, folder)
-                    sniffed = True
-            spool.write(chunk)
-        if size == 0:
-            raise DownloadError(f"{host} sent an empty file")
-        if not sniffed:
-            _content_check(bytes(head), host, folder)
+        size = _body_copy(response, spool, host, folder, time_left)
         spool.seek(0)
     except BaseException:
         spool.close()
         raise
-    filename = disposition_filename(response.headers.get("Content-Disposition", "")) or url_filename(source_url)
-    return Download(file=spool, size=size, content_type=_content_type(mime, filename), filename=filename)
+    return spool, size
+
+
+def _body_copy(response: requests.Response, spool: SpooledTemporaryFile, host: str, folder: bool, time_left) -> int:
+    """Stream the body into `spool`, holding the size cap and checking the first bytes; the size is returned."""
+    limit = settings.R2_MAX_BYTES
+    size, head, sniffed = 0, bytearray(), False
+    while chunk := _chunk_read(response, host, time_left):
+        size += len(chunk)
+        if size > limit:
+            raise DownloadError(f"file is over the {limit} bytes limit")
+        if not sniffed:
+            head += chunk[: SNIFF_BYTES - len(head)]
+            if len(head) >= SNIFF_BYTES:
+                _content_check(bytes(head), host, folder)
+                sniffed = True
+        spool.write(chunk)
+    if size == 0:
+        raise DownloadError(f"{host} sent an empty file")
+    if not sniffed:
+        _content_check(bytes(head), host, folder)
+    return size
+
+
+def _chunk_read(response: requests.Response, host: str, time_left) -> bytes:
+    """The next chunk of the body (empty at its end), waiting no longer than the budget has left."""
+    _socket_timeout_set(response, time_left())
+    try:
+        return response.raw.read1(CHUNK_BYTES, decode_content=True)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        if _is_timeout(exc):
+            time_left()  # raises the budget error when that is what happened
+            raise DownloadError(f"{host} stalled and the download timed out") from exc
+        raise DownloadError(f"download from {host} broke off ({_error_kind(exc)})") from exc
 
 
 def _content_check(head: bytes, host: str, folder: bool) -> None:
@@ -229,6 +259,13 @@ def _error_kind(exc: BaseException) -> str:
 
 def disposition_filename(header: str) -> str:
     """The file name of a Content-Disposition header (RFC 6266: `filename*` wins over `filename`)."""
+    params = _disposition_params(header)
+    name = _extended_decode(params.get("filename*", "")) or _utf8_redecode(params.get("filename", ""))
+    return _basename(name)
+
+
+def _disposition_params(header: str) -> dict[str, str]:
+    """The parameters of a Content-Disposition header by lower-case name, quotes removed; the first one wins."""
     params: dict[str, str] = {}
     _disposition, _, rest = (header or "").partition(";")
     for name, value in _PARAM_RE.findall(";" + rest):
@@ -236,22 +273,26 @@ def disposition_filename(header: str) -> str:
         if value.startswith('"') and value.endswith('"') and len(value) >= 2:
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
         params.setdefault(name.lower(), value)
-    name = ""
-    extended = params.get("filename*", "")
-    if extended.count("'") >= 2:
-        charset, _language, encoded = extended.split("'", 2)
-        try:
-            name = unquote(encoded, encoding=charset or "utf-8", errors="strict")
-        except (LookupError, UnicodeDecodeError):
-            name = ""
-    if not name and params.get("filename"):
-        name = params["filename"]
-        try:
-            # HTTP headers arrive decoded as Latin-1; providers send raw UTF-8 names.
-            name = name.encode("latin-1").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
-    return _basename(name)
+    return params
+
+
+def _extended_decode(value: str) -> str:
+    """An RFC 5987 value (`charset'language'percent-encoded`) decoded; empty when it is malformed."""
+    if value.count("'") < 2:
+        return ""
+    charset, _language, encoded = value.split("'", 2)
+    try:
+        return unquote(encoded, encoding=charset or "utf-8", errors="strict")
+    except (LookupError, UnicodeDecodeError, ValueError):  # ValueError: a NUL in the charset name
+        return ""
+
+
+def _utf8_redecode(name: str) -> str:
+    # HTTP headers arrive decoded as Latin-1; providers send raw UTF-8 names.
+    try:
+        return name.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return name
 
 
 def url_filename(url: str) -> str:
@@ -269,15 +310,25 @@ def filename_for_key(name: str, content_type: str = "") -> str:
 
     Without a name, `file` (the legacy key suffix) with the extension of the content type.
     """
-    name = unicodedata.normalize("NFC", name or "")
-    name = "".join("_" if c in '/\\"' or unicodedata.category(c).startswith("C") else c for c in name)
-    name = " ".join(name.split()).strip(" .")
+    name = _name_clean(name)
     if not name:
         return "file" + (mimetypes.guess_extension(content_type or "") or "")
-    stem, dot, extension = name.rpartition(".")
-    if not dot or len(extension) > 10:
-        stem, extension = name, ""
-    suffix = f".{extension}" if extension else ""
+    stem, suffix = _extension_split(name)
     while len((stem + suffix).encode("utf-8")) > FILENAME_MAX_BYTES:
         stem = stem[:-1]
     return (stem.rstrip(" .") or "file") + suffix
+
+
+def _name_clean(name: str) -> str:
+    """`name` in NFC, separators, quotes and control characters replaced, runs of white space made one space."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = "".join("_" if c in '/\\"' or unicodedata.category(c).startswith("C") else c for c in name)
+    return " ".join(name.split()).strip(" .")
+
+
+def _extension_split(name: str) -> tuple[str, str]:
+    """(stem, `.extension`) of a cleaned name (it never ends with a dot); a long "extension" is part of the stem."""
+    stem, dot, extension = name.rpartition(".")
+    if not dot or len(extension) > 10:
+        return name, ""
+    return stem, f".{extension}"

@@ -13,7 +13,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 from boto3.exceptions import Boto3Error
@@ -86,14 +86,10 @@ def links_offload(links: list[dict]) -> list[dict]:
 
 
 def _link_plan(link: dict) -> _Plan:
-    source_url = link.get("direct_url") or link.get("raw_url")
-    provider = link.get("provider")
-    if not isinstance(source_url, str) or not source_url.strip() or not isinstance(provider, str) or not provider:
+    source = _link_source(link)
+    if source is None:
         return _Plan(link, "keep")
-    source_url = source_url.strip()
-    if len(source_url) > SOURCE_URL_MAX:
-        logger.warning("R2_TRANSFER: %s link longer than %d characters not copied", provider, SOURCE_URL_MAX)
-        return _Plan(link, "keep")
+    source_url, provider = source
     pair, created = LinkPair.objects.get_or_create(
         source_url=source_url, defaults={"provider": provider, "status": LinkPair.Status.PENDING}
     )
@@ -102,27 +98,55 @@ def _link_plan(link: dict) -> _Plan:
         return plan
     now = timezone.now()
     for _round in range(3):  # a lost claim race re-reads the row and decides again
-        if pair.status == LinkPair.Status.STORED and pair.expires_at and pair.expires_at > now + REUSE_MIN_REMAINING:
-            if _object_exists(pair):
-                plan.action = "use"
-                return plan
-        elif pair.status == LinkPair.Status.PENDING and pair.updated_at > now - _claim_lifetime(source_url, provider):
-            plan.action = "wait"
-            return plan
-        elif pair.status == LinkPair.Status.FAILED and pair.updated_at > now - FAILED_RETRY_AFTER:
-            logger.info(
-                "R2_TRANSFER: %s link failed at %s (%s); not retried yet, original link kept",
-                provider, pair.updated_at.isoformat(timespec="seconds"), pair.error,
-            )
+        action = _pair_decide(plan, now)
+        if action == "keep":
             return _Plan(link, "keep")
-        claimed = LinkPair.objects.filter(pk=pair.pk, status=pair.status, updated_at=pair.updated_at).update(
-            status=LinkPair.Status.PENDING, error="", updated_at=now
-        )
-        if claimed:
-            pair.status, pair.error, pair.updated_at = LinkPair.Status.PENDING, "", now
-            return plan
-        pair.refresh_from_db()
+        if action == "transfer" and not _pair_claim(pair, now):
+            pair.refresh_from_db()
+            continue
+        plan.action = action
+        return plan
     return _Plan(link, "keep")
+
+
+def _link_source(link: dict) -> tuple[str, str] | None:
+    """(source URL, provider) of a link that can be copied; None otherwise."""
+    source_url = link.get("direct_url") or link.get("raw_url")
+    provider = link.get("provider")
+    if not isinstance(source_url, str) or not source_url.strip() or not isinstance(provider, str) or not provider:
+        return None
+    source_url = source_url.strip()
+    if len(source_url) > SOURCE_URL_MAX:
+        logger.warning("R2_TRANSFER: %s link longer than %d characters not copied", provider, SOURCE_URL_MAX)
+        return None
+    return source_url, provider
+
+
+def _pair_decide(plan: _Plan, now: datetime) -> str:
+    """The action for an existing row: "use" or "wait" for it, "keep" the link, or "transfer" (claim it first)."""
+    pair = plan.pair
+    if pair.status == LinkPair.Status.STORED and pair.expires_at and pair.expires_at > now + REUSE_MIN_REMAINING:
+        return "use" if _object_exists(pair) else "transfer"
+    claim_lifetime = _claim_lifetime(plan.source_url, plan.provider)
+    if pair.status == LinkPair.Status.PENDING and pair.updated_at > now - claim_lifetime:
+        return "wait"
+    if pair.status == LinkPair.Status.FAILED and pair.updated_at > now - FAILED_RETRY_AFTER:
+        logger.info(
+            "R2_TRANSFER: %s link failed at %s (%s); not retried yet, original link kept",
+            plan.provider, pair.updated_at.isoformat(timespec="seconds"), pair.error,
+        )
+        return "keep"
+    return "transfer"
+
+
+def _pair_claim(pair: LinkPair, now: datetime) -> bool:
+    """Swap the row back to `pending` if it is still as we read it; False when another worker changed it first."""
+    claimed = LinkPair.objects.filter(pk=pair.pk, status=pair.status, updated_at=pair.updated_at).update(
+        status=LinkPair.Status.PENDING, error="", updated_at=now
+    )
+    if claimed:
+        pair.status, pair.error, pair.updated_at = LinkPair.Status.PENDING, "", now
+    return bool(claimed)
 
 
 def _claim_lifetime(source_url: str, provider: str) -> timedelta:

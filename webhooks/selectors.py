@@ -182,7 +182,23 @@ def lanes_health(endpoints, now: datetime | None = None) -> dict[int, LaneHealth
     now = now or timezone.now()
     endpoints = list(endpoints)
     ids = [e.pk for e in endpoints]
-    lanes_by_id = EndpointLane.objects.in_bulk(ids)
+    rows = EndpointLane.objects.in_bulk(ids)
+    figures = _lane_figures(ids, now)
+    return {endpoint.pk: _lane_health(endpoint, rows.get(endpoint.pk), figures, now) for endpoint in endpoints}
+
+
+@dataclass(frozen=True)
+class _LaneFigures:
+    """What the deliveries and attempts tell of each lane, by endpoint id (absent: nothing to count)."""
+
+    in_flight: dict[int, int]
+    attempts: dict[int, dict]  # {"n": finished attempts in the window, "ok": those that succeeded}
+    waiting: dict[int, tuple[int, datetime]]  # the oldest pending or paused delivery: (id, created_at)
+    medians: dict[int, int]
+
+
+def _lane_figures(ids: list[int], now: datetime) -> _LaneFigures:
+    """One query per figure, every lane at once."""
     in_flight = dict(
         WebhookDelivery.objects.filter(endpoint_id__in=ids, status=WebhookDelivery.Status.SENDING)
         .values_list("endpoint_id").annotate(n=Count("pk")).order_by()
@@ -205,27 +221,30 @@ def lanes_health(endpoints, now: datetime | None = None) -> dict[int, LaneHealth
             status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.PAUSED],
         ).values("endpoint_id").annotate(first=Min("pk"), at=Min("created_at")).order_by()
     }
-    medians = _median_latencies(attempts)
-    result = {}
-    for endpoint in endpoints:
-        row = lanes_by_id.get(endpoint.pk) or EndpointLane(endpoint=endpoint, state_since=endpoint.created_at)
-        lane = lanes.Lane(state=row.state, open_until=row.open_until)
-        oldest = waiting.get(endpoint.pk)
-        counted = stats.get(endpoint.pk, {"n": 0, "ok": 0})
-        result[endpoint.pk] = LaneHealth(
-            endpoint_id=endpoint.pk,
-            state=lanes.lane_state_shown(lane, endpoint_active=endpoint.is_active, now=now),
-            since=(endpoint.deactivated_at or row.state_since) if not endpoint.is_active else row.state_since,
-            consecutive_failures=row.consecutive_failures,
-            in_flight=in_flight.get(endpoint.pk, 0),
-            open_until=row.open_until if row.state != EndpointLane.State.CLOSED else None,
-            oldest_waiting_id=oldest[0] if oldest else None,
-            oldest_waiting_at=oldest[1] if oldest else None,
-            attempts_24h=counted["n"],
-            success_rate_24h=round(counted["ok"] / counted["n"], 4) if counted["n"] else None,
-            median_latency_ms_24h=medians.get(endpoint.pk),
-        )
-    return result
+    return _LaneFigures(in_flight=in_flight, attempts=stats, waiting=waiting, medians=_median_latencies(attempts))
+
+
+def _lane_health(
+    endpoint: WebhookEndpoint, row: EndpointLane | None, figures: _LaneFigures, now: datetime
+) -> LaneHealth:
+    # The worker creates a lane's row on first sight; until then the lane is closed since the endpoint's creation.
+    row = row or EndpointLane(endpoint=endpoint, state_since=endpoint.created_at)
+    lane = lanes.Lane(state=row.state, open_until=row.open_until)
+    oldest_id, oldest_at = figures.waiting.get(endpoint.pk, (None, None))
+    counted = figures.attempts.get(endpoint.pk, {"n": 0, "ok": 0})
+    return LaneHealth(
+        endpoint_id=endpoint.pk,
+        state=lanes.lane_state_shown(lane, endpoint_active=endpoint.is_active, now=now),
+        since=(endpoint.deactivated_at or row.state_since) if not endpoint.is_active else row.state_since,
+        consecutive_failures=row.consecutive_failures,
+        in_flight=figures.in_flight.get(endpoint.pk, 0),
+        open_until=row.open_until if row.state != EndpointLane.State.CLOSED else None,
+        oldest_waiting_id=oldest_id,
+        oldest_waiting_at=oldest_at,
+        attempts_24h=counted["n"],
+        success_rate_24h=round(counted["ok"] / counted["n"], 4) if counted["n"] else None,
+        median_latency_ms_24h=figures.medians.get(endpoint.pk),
+    )
 
 
 def _median_latencies(attempts) -> dict[int, int]:

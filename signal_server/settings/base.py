@@ -97,8 +97,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process and the worker write together; IMMEDIATE takes the write lock at
     # BEGIN so a read-then-write transaction waits instead of failing; transactions queue on a lock
-    # file rather than SQLite's sleeping busy handler (signal_server/sqlite_backend).
-    DATABASES["default"]["ENGINE"] = "signal_server.sqlite_backend"
+    # file rather than SQLite's sleeping busy handler (infrastructure/sqlite).
+    DATABASES["default"]["ENGINE"] = "infrastructure.sqlite"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20),

@@ -34,5 +34,5 @@ TRANSFERS_EXTRA_ALLOWED_HOSTS = ["127.0.0.1"]
 
 # A file, not SQLite's shared-cache memory database: threads then queue on the writer lock and read
 # in WAL mode as the deployed service does, instead of failing on shared-cache table locks.
-if DATABASES["default"]["ENGINE"] == "signal_server.sqlite_backend":  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "infrastructure.sqlite":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from signal_server.inserts import row_insert
+from infrastructure.inserts import row_insert
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.payloads import test_payload_build
 

@@ -159,15 +159,8 @@ def attempts_record(batch: list[Sent]) -> dict[int, str | None]:
     with transaction.atomic():
         for sent in batch:
             _attempt_close(sent, verdicts[id(sent)])
-        outcomes_by_lane = defaultdict(list)
-        for sent in batch:
-            if not sent.delivery.is_test:
-                outcomes_by_lane[sent.delivery.endpoint_id].append((sent.delivery.pk, verdicts[id(sent)].lane))
-        deactivations = lanes_learn(outcomes_by_lane, now)
-        for sent in batch:
-            verdict = verdicts[id(sent)]
-            if verdict.gone and not sent.delivery.is_test:
-                deactivations.setdefault(sent.delivery.endpoint_id, _gone(sent, now))
+        deactivations = lanes_learn(_lane_outcomes(batch, verdicts), now)
+        _gone_endpoints_add(deactivations, batch, verdicts, now)
         for sent in batch:
             states[sent.delivery.pk] = _delivery_move(sent, verdicts[id(sent)], schedule, deactivations, now)
         for endpoint_id, (reason, note) in deactivations.items():
@@ -222,6 +215,24 @@ def lanes_learn(outcomes_by_lane: dict[int, list], now: datetime) -> dict[int, t
                 f"every attempt failed since {lane.failing_since:%Y-%m-%d %H:%M:%S} UTC ({hours} h or more)",
             )
     return deactivations
+
+
+def _lane_outcomes(batch: list[Sent], verdicts: dict[int, outcomes.Verdict]) -> dict[int, list]:
+    """Each lane's (delivery id, outcome) in batch order; test sends teach the lanes nothing."""
+    outcomes_by_lane = defaultdict(list)
+    for sent in batch:
+        if not sent.delivery.is_test:
+            outcomes_by_lane[sent.delivery.endpoint_id].append((sent.delivery.pk, verdicts[id(sent)].lane))
+    return outcomes_by_lane
+
+
+def _gone_endpoints_add(
+    deactivations: dict, batch: list[Sent], verdicts: dict[int, outcomes.Verdict], now: datetime
+) -> None:
+    """Add the endpoints that answered 410 Gone; one already there (failing for too long) keeps its reason."""
+    for sent in batch:
+        if verdicts[id(sent)].gone and not sent.delivery.is_test:
+            deactivations.setdefault(sent.delivery.endpoint_id, _gone(sent, now))
 
 
 def _gone(sent: Sent, now: datetime) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from configuration.legacy import (
     MAPPED,
     NOT_MAPPED,
     REVIEW,
+    MappingNote,
     legacy_config_translate,
 )
 from configuration.management.commands.import_config import config_errors_report
@@ -49,51 +50,65 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Validate and report only; change nothing.")
 
     def handle(self, *args, **options):
-        docs, origins = {}, {}
-        for name in LEGACY_DOCUMENTS:
-            path = options[name]
-            if path:
-                docs[name], origins[name] = _file_read(path), f"file {path}"
-        if options["redis_url"]:
-            for name, (doc, origin) in _redis_read(options["redis_url"], options["prefix"], docs).items():
-                docs[name], origins[name] = doc, origin
-        if not options["redis_url"] and not docs:
-            raise CommandError("Give at least one legacy file (--webhook-config …) or --redis-url.")
-
-        self.stdout.write("Legacy documents:")
-        for name in LEGACY_DOCUMENTS:
-            self.stdout.write(f"  {name}: {origins.get(name, 'not given (unchanged)')}")
+        docs, origins = _documents_read(options)
+        self._origins_report(origins)
         document, notes = legacy_config_translate(
             docs, default_endpoint_name=options["default_endpoint"], rules_active=not options["rules_inactive"]
         )
+        self._notes_report(notes)
+        if options["document_out"]:
+            self._document_write(document, options["document_out"])
+        self._document_import(document, dry_run=options["dry_run"])
+
+    def _origins_report(self, origins: dict) -> None:
+        self.stdout.write("Legacy documents:")
+        for name in LEGACY_DOCUMENTS:
+            self.stdout.write(f"  {name}: {origins.get(name, 'not given (unchanged)')}")
+
+    def _notes_report(self, notes: list[MappingNote]) -> None:
         for kind, heading in REPORT_HEADINGS.items():
             selected = [n for n in notes if n.kind == kind]
             if selected:
                 self.stdout.write(heading)
                 for note in selected:
                     self.stdout.write(f"  {note}")
-        if options["document_out"]:
-            try:
-                with open(options["document_out"], "w", encoding="utf-8") as handle:
-                    handle.write(config_document_dumps(document))
-            except OSError as exc:
-                raise CommandError(f"Cannot write {options['document_out']}: {exc}") from exc
-            self.stdout.write(f"Wrote the translated document to {options['document_out']}.")
 
+    def _document_write(self, document: dict, path: str) -> None:
         try:
-            report = config_import(document, dry_run=options["dry_run"])
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(config_document_dumps(document))
+        except OSError as exc:
+            raise CommandError(f"Cannot write {path}: {exc}") from exc
+        self.stdout.write(f"Wrote the translated document to {path}.")
+
+    def _document_import(self, document: dict, *, dry_run: bool) -> None:
+        try:
+            report = config_import(document, dry_run=dry_run)
         except ConfigDocumentInvalid as exc:
             self.stderr.write("The translated configuration was refused:")
             raise config_errors_report(self, exc) from exc
-        self.stdout.write(
-            "Dry run: valid; nothing was changed. It would apply:" if options["dry_run"] else "Imported:"
-        )
+        self.stdout.write("Dry run: valid; nothing was changed. It would apply:" if dry_run else "Imported:")
         for line in report.lines():
             self.stdout.write(f"  {line}")
-        if not options["dry_run"]:
+        if not dry_run:
             self.stdout.write(
                 "Next: point the Apps Script's SIGNAL_SERVER_URL at this service (README, Apps Script setup)."
             )
+
+
+def _documents_read(options: dict) -> tuple[dict, dict]:
+    """The legacy documents given as files, then from Redis those no file gave; and where each came from."""
+    docs, origins = {}, {}
+    for name in LEGACY_DOCUMENTS:
+        path = options[name]
+        if path:
+            docs[name], origins[name] = _file_read(path), f"file {path}"
+    if options["redis_url"]:
+        for name, (doc, origin) in _redis_read(options["redis_url"], options["prefix"], docs).items():
+            docs[name], origins[name] = doc, origin
+    elif not docs:
+        raise CommandError("Give at least one legacy file (--webhook-config …) or --redis-url.")
+    return docs, origins
 
 
 def _file_read(path: str):

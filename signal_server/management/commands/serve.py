@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand
 
 from configuration.selectors import admin_usernames
 from core.stopping import StopRequest
-from signal_server.sqlite_backend.checkpoint import (
+from signal_server.sqlite_checkpoint import (
     CHECKPOINT_INTERVAL_SECONDS,
     SERVED_AUTOCHECKPOINT_PAGES,
     uses_sqlite,
@@ -70,7 +70,7 @@ def delivery_worker_command(python: str, worker_id: str) -> list[str]:
 
 
 def children_env(base) -> dict:
-    """The environment of processes whose SQLite WAL `serve` checkpoints (see sqlite_backend.checkpoint)."""
+    """The environment of processes whose SQLite WAL `serve` checkpoints (see sqlite_checkpoint)."""
     return {"SQLITE_WAL_AUTOCHECKPOINT_PAGES": str(SERVED_AUTOCHECKPOINT_PAGES), **base}
 
 
@@ -103,15 +103,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-web", action="store_true", help="Only the delivery workers.")
 
     def handle(self, *args, **options):
-        python = sys.executable
-        commands = []
-        if not options["no_web"]:
-            commands.append(self._gunicorn(python, options))
-        for index in range(options["delivery_workers"]):
-            commands.append(delivery_worker_command(python, f"{os.uname().nodename[:40]}-{os.getpid()}-{index}"))
         checkpointing = uses_sqlite()
-        env = children_env(os.environ) if checkpointing else dict(os.environ)
-        children = [Child(cmd, env=env, name="deliver" if "deliver" in cmd else "web") for cmd in commands]
+        children = self._children(options, checkpointing)
         for child in children:
             child.start()
         stop = StopRequest()
@@ -128,6 +121,16 @@ class Command(BaseCommand):
             self.stdout.write("PROCESS: stop requested (SIGTERM or Ctrl-C); stopping web and workers")
         self._stop([child.process for child in children])
         sys.exit(exit_code)
+
+    def _children(self, options, checkpointing: bool) -> list[Child]:
+        """gunicorn (unless --no-web) and the delivery workers, not started yet."""
+        python = sys.executable
+        env = children_env(os.environ) if checkpointing else dict(os.environ)
+        children = [] if options["no_web"] else [Child(self._gunicorn(python, options), env=env, name="web")]
+        for index in range(options["delivery_workers"]):
+            worker_id = f"{os.uname().nodename[:40]}-{os.getpid()}-{index}"
+            children.append(Child(delivery_worker_command(python, worker_id), env=env, name="deliver"))
+        return children
 
     def _supervise(self, children: list[Child]) -> int:
         """Restart children that exited; a nonzero code when one keeps failing and the service must stop."""

@@ -2,10 +2,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, transaction
 
+from infrastructure.inserts import row_insert
 from ingress.models import InboundEmail
-from signal_server.inserts import _params, _statement_build, _unchanged_types, row_insert
 from tests.factories import endpoint_create
 from webhooks.models import EndpointLane, WebhookDelivery
 
@@ -28,13 +28,6 @@ def test_row_insert_sets_the_generated_primary_key():
 
     assert email.pk is not None
     assert InboundEmail.objects.get(pk=email.pk).email_id == email.email_id
-
-
-def test_row_insert_marks_the_instance_saved():
-    email = row_insert(email_build())
-
-    assert email._state.adding is False
-    assert email._state.db == "default"
 
 
 def test_row_insert_applies_auto_now_add_and_field_defaults():
@@ -107,9 +100,16 @@ def test_row_insert_sends_pre_save_before_and_post_save_after_the_insert():
     assert InboundEmail.objects.get(pk=email.pk).body_preview == "set by a pre_save receiver"
 
 
-@pytest.mark.parametrize(
-    "instance",
-    [
+# --- the contract with Django -------------------------------------------------------------------
+# row_insert re-implements what save() does for a new row. These fail when Django's save() stores a
+# row differently (new preparation steps, defaults, pre_save hooks) or marks the instance differently.
+
+NOW = datetime(2026, 4, 10, 9, 54, 38, 123456, tzinfo=UTC)
+
+
+def variants(endpoint, email):
+    """Rows of every model row_insert writes, with empty and filled optional columns."""
+    return [
         email_build(),
         email_build(
             is_urgent=True,
@@ -117,46 +117,41 @@ def test_row_insert_sends_pre_save_before_and_post_save_after_the_insert():
             links=[{"provider": "dropbox"}],
             deliver_after=datetime(2026, 1, 1, tzinfo=UTC),
         ),
+        WebhookDelivery(email=email, endpoint=endpoint, routing_rule={"id": 1}, next_attempt_at=NOW),
         WebhookDelivery(
-            email_id=7, endpoint_id=3, routing_rule={"id": 1}, next_attempt_at=datetime(2026, 1, 1, tzinfo=UTC)
+            endpoint=endpoint, is_test=True, attempt_count=2, last_status_code=None, routing_rule=None,
+            next_attempt_at=NOW,
         ),
-        WebhookDelivery(endpoint_id=3, is_test=True, attempt_count=2, last_status_code=None, routing_rule=None),
-        EndpointLane(endpoint_id=3, open_until=datetime(2099, 1, 1, tzinfo=UTC), probe_delivery_id=7),
-    ],
-    ids=["email", "email-deferred", "delivery", "test-delivery", "lane"],
-)
-def test_row_insert_prepares_each_value_as_get_db_prep_save_does(instance, monkeypatch):
-    monkeypatch.setattr("django.utils.timezone.now", lambda: datetime(2026, 4, 10, 9, 54, 38, 123456, tzinfo=UTC))
-    model = type(instance)
-    statement = _statement_build(model, "default", instance.pk is None)
-    fast = _params(statement, instance, connection)
-    slow = [
-        column.field.get_db_prep_save(column.field.pre_save(instance, True), connection) for column in statement.columns
     ]
 
-    # Columns whose values skip the preparation chain get exactly what it would return; the others go
-    # through it (PostgreSQL wraps JSON in adapter objects that do not compare equal).
-    shortcut = [
-        (f, s) for column, f, s in zip(statement.columns, fast, slow, strict=True) if type(f) in column.unchanged
-    ]
-    assert shortcut
-    assert [f for f, _ in shortcut] == [s for _, s in shortcut]
-    assert [type(f) for f, _ in shortcut] == [type(s) for _, s in shortcut]
+
+def stored(instance) -> dict:
+    """The row as the database holds it, without the columns that differ between two inserts."""
+    row = type(instance).objects.filter(pk=instance.pk).values().get()
+    return {k: v for k, v in row.items() if k not in ("id", "uuid", "email_id_hash", "dedup_key", "email_id")}
 
 
-def test_empty_date_columns_skip_the_preparation_chain():
-    assert _unchanged_types(WebhookDelivery._meta.get_field("completed_at")) == {type(None)}
-    assert _unchanged_types(models.DateField()) == {type(None)}
+@pytest.mark.parametrize("index", range(4), ids=["email", "email-deferred", "delivery", "test-delivery"])
+def test_row_insert_stores_what_save_stores(index, monkeypatch):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
+    endpoint = endpoint_create()
+    by_save = variants(endpoint, row_insert(email_build()))[index]
+    by_insert = variants(endpoint, row_insert(email_build()))[index]
+    if isinstance(by_save, InboundEmail):
+        by_insert.email_id = by_insert.dedup_key = uuid.uuid4().hex if by_insert.dedup_key else None
+        by_insert.email_id = by_insert.email_id or uuid.uuid4().hex
+
+    by_save.save(force_insert=True)
+    row_insert(by_insert)
+
+    assert stored(by_insert) == stored(by_save)
 
 
-def test_a_field_that_overrides_a_preparation_step_keeps_the_whole_chain():
-    class LocalDateTimeField(models.DateTimeField):
-        def get_prep_value(self, value):
-            return super().get_prep_value(value) or datetime(2000, 1, 1, tzinfo=UTC)
+def test_a_row_insert_instance_saves_again_as_an_update():
+    email = row_insert(email_build())
+    email.subject = "changed"
 
-    class UpperCharField(models.CharField):
-        def get_prep_value(self, value):
-            return super().get_prep_value(value).upper()
+    email.save()
 
-    assert _unchanged_types(LocalDateTimeField()) == frozenset()
-    assert _unchanged_types(UpperCharField()) == frozenset()
+    assert InboundEmail.objects.filter(email_id=email.email_id).count() == 1
+    assert InboundEmail.objects.get(pk=email.pk).subject == "changed"
