@@ -99,7 +99,10 @@ def legacy_build(path: str) -> LegacyBuild:
 
 
 class LegacyService(LiveService):
-    """`gunicorn app_render:app` with what its Gmail ingress needs; its state is in memory and files (or Redis)."""
+    """`gunicorn app_render:app` with what its Gmail ingress needs; its state is in memory and files (or Redis).
+
+    It answers a new push "queued" and sends the webhook from a thread pool in the same web process: that
+    competes with its requests for the CPU, and is part of what it costs."""
 
     def __init__(self, build: LegacyBuild, web_workers: int, **env):
         super().__init__(root=build.root, python=build.python, **env)

@@ -18,7 +18,8 @@ QMARK_CACHE_MAX_CHARS = 4096
 
 
 @lru_cache(maxsize=1024)
-def _qmark_query(query: str) -> str:
+def qmark_query(query: str) -> str:
+    """Django's conversion of "format" placeholders to SQLite's "qmark" ones, kept per statement text."""
     return base.FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
 
 
@@ -31,7 +32,7 @@ class SQLiteCursorWrapper(base.SQLiteCursorWrapper):
 
     def convert_query(self, query, *, param_names=None):
         if param_names is None and len(query) <= QMARK_CACHE_MAX_CHARS:
-            return _qmark_query(query)
+            return qmark_query(query)
         return super().convert_query(query, param_names=param_names)
 
 

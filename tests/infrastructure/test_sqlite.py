@@ -1,12 +1,13 @@
 import fcntl
 import os
+import sqlite3
 import threading
 
 import pytest
 from django.db import connection, connections, transaction
 from django.db.backends.sqlite3 import base as django_sqlite
 
-from infrastructure.sqlite.base import QMARK_CACHE_MAX_CHARS, DatabaseWrapper, _qmark_query
+from infrastructure.sqlite.base import QMARK_CACHE_MAX_CHARS, DatabaseWrapper, qmark_query
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "sqlite", reason="the project's SQLite backend"),
@@ -31,18 +32,18 @@ def test_named_placeholders_still_work():
 def test_a_statement_is_converted_once_and_reused():
     sql = "SELECT %s + 1 AS converted_once_probe"
     fetch(sql, [1])
-    hits = _qmark_query.cache_info().hits
+    hits = qmark_query.cache_info().hits
 
     assert fetch(sql, [41]) == (42,)
-    assert _qmark_query.cache_info().hits == hits + 1
+    assert qmark_query.cache_info().hits == hits + 1
 
 
 def test_long_statements_are_converted_without_being_kept():
     sql = "SELECT %s" + " " * QMARK_CACHE_MAX_CHARS
-    size = _qmark_query.cache_info().currsize
+    size = qmark_query.cache_info().currsize
 
     assert fetch(sql, [7]) == (7,)
-    assert _qmark_query.cache_info().currsize == size
+    assert qmark_query.cache_info().currsize == size
 
 
 # --- the writer queue ---------------------------------------------------------------------------
@@ -183,6 +184,15 @@ def test_django_rolls_back_through_the_hook(recording):
     with pytest.raises(RuntimeError), transaction.atomic(using="contract"):
         raise RuntimeError("roll back")
     assert recording.calls == ["begin", "rollback"]
+
+
+@pytest.mark.parametrize(
+    "query", ["SELECT %s", "SELECT '100%%', %s", "SELECT %%s, %s", "UPDATE t SET a = %s WHERE b LIKE '%%x%%'"]
+)
+def test_django_converts_placeholders_as_the_cached_conversion_does(query):
+    cursor = sqlite3.connect(":memory:").cursor(factory=django_sqlite.SQLiteCursorWrapper)
+
+    assert qmark_query(query) == cursor.convert_query(query)
 
 
 def test_django_closes_through_the_hook(recording):
