@@ -50,9 +50,9 @@ class LiveService:
         self.pg_database: str | None = None  # set by _database_url when running on PostgreSQL
         self.var_dir = Path(tempfile.mkdtemp(prefix="signal-e2e-"))
         self.port = free_port()
+        # Without the suite's DJANGO_SETTINGS_MODULE: each checkout's manage.py names its own settings.
         self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "signal_server.settings.base",
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": "e2e-secret-key-" + uuid.uuid4().hex,
             "PROCESS_API_TOKEN": TOKEN,
