@@ -410,3 +410,15 @@ def test_test_page_is_for_staff_only(client, django_user_model):
 def test_test_page_needs_permission_to_view_rules(client, django_user_model):
     client.force_login(django_user_model.objects.create_user("staff", password="x", is_staff=True))
     assert client.get(TEST_PAGE).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("codenames", "status"),
+    [(["view_routingrule"], 403), (["view_inboundemail"], 403), (["view_routingrule", "view_inboundemail"], 200)],
+)
+def test_the_test_page_needs_to_view_both_rules_and_emails(client, django_user_model, codenames, status):
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(viewer)
+
+    assert client.get(TEST_PAGE).status_code == status
