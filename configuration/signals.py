@@ -3,8 +3,11 @@ the bulk changes lower apps announce with core.signals.configuration_changed."""
 
 from django.db.models.signals import post_delete, post_save
 
+from configuration.models import IngressSettings, RuntimeFlags
 from configuration.snapshot import config_changed
 from core.signals import configuration_changed
+from routing.models import RoutingCondition, RoutingRule
+from webhooks.models import WebhookEndpoint
 
 
 def _changed(sender, **kwargs) -> None:
@@ -12,10 +15,6 @@ def _changed(sender, **kwargs) -> None:
 
 
 def invalidation_connect() -> None:
-    from configuration.models import IngressSettings, RuntimeFlags
-    from routing.models import RoutingCondition, RoutingRule
-    from webhooks.models import WebhookEndpoint
-
     for model in (RuntimeFlags, IngressSettings, WebhookEndpoint, RoutingRule, RoutingCondition):
         post_save.connect(_changed, sender=model, dispatch_uid=f"config-changed-save-{model.__name__}")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"config-changed-delete-{model.__name__}")

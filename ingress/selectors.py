@@ -1,6 +1,10 @@
 """Ingress reads: whether an e-mail was seen before, and the history of inbound e-mails."""
 
+from django.db.models import Count, Prefetch, Q
+from django.db.models.functions import TruncHour
+
 from ingress.models import InboundEmail
+from webhooks.models import WebhookDelivery
 
 
 def email_is_known(email_id: str) -> bool:
@@ -29,10 +33,6 @@ def email_sample_get(email_pk) -> dict | None:
 
 
 def _deliveries_prefetch():
-    from django.db.models import Prefetch
-
-    from webhooks.models import WebhookDelivery
-
     return Prefetch("deliveries", queryset=WebhookDelivery.objects.select_related("endpoint").defer("payload_json"))
 
 
@@ -50,9 +50,6 @@ def email_counts_by_hour(since, tz) -> list[tuple]:
 
     Hours are truncated in `tz` by the database, so buckets follow the configured zone (and its DST).
     """
-    from django.db.models import Count
-    from django.db.models.functions import TruncHour
-
     rows = (
         InboundEmail.objects.filter(received_at__gte=since)
         .annotate(hour=TruncHour("received_at", tzinfo=tz))
@@ -68,8 +65,6 @@ def email_counts_by_provider(since, providers) -> dict[str, int]:
 
     Each link is stored as {"provider": …}; matching that text works alike on SQLite and PostgreSQL JSON.
     """
-    from django.db.models import Count, Q
-
     recent = InboundEmail.objects.filter(received_at__gte=since)
     return recent.aggregate(
         **{p: Count("pk", filter=Q(links__icontains=f'"provider": "{p}"')) for p in providers}

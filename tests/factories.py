@@ -18,30 +18,27 @@ def endpoint_create(**overrides) -> WebhookEndpoint:
     return WebhookEndpoint.objects.create(**values)
 
 
-def settings_update(**values) -> IngressSettings:
-    prefs = IngressSettings.load()
+def _singleton_update(model, *, clean: bool = True, **values):
+    """Set fields of a settings singleton and save it, validated as admin would."""
+    row = model.load()
     for key, value in values.items():
-        setattr(prefs, key, value)
-    prefs.full_clean()
-    prefs.save()
-    return prefs
+        setattr(row, key, value)
+    if clean:
+        row.full_clean()
+    row.save()
+    return row
+
+
+def settings_update(**values) -> IngressSettings:
+    return _singleton_update(IngressSettings, **values)
 
 
 def delivery_settings_update(**values) -> DeliverySettings:
-    delivery = DeliverySettings.load()
-    for key, value in values.items():
-        setattr(delivery, key, value)
-    delivery.full_clean()
-    delivery.save()
-    return delivery
+    return _singleton_update(DeliverySettings, **values)
 
 
 def flags_update(**values) -> RuntimeFlags:
-    flags = RuntimeFlags.load()
-    for key, value in values.items():
-        setattr(flags, key, value)
-    flags.save()
-    return flags
+    return _singleton_update(RuntimeFlags, clean=False, **values)
 
 
 def push_payload(**overrides) -> dict:

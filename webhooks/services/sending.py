@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from transfers.services import links_offload
 from webhooks import lanes, outcomes, signing
 from webhooks.models import DeliveryAttempt, DeliverySettings, EndpointLane, WebhookDelivery, WebhookEndpoint
 from webhooks.payloads import payload_build
@@ -102,8 +103,6 @@ def _post(endpoint: WebhookEndpoint, body: bytes, headers: dict) -> HttpResult:
 
 
 def _payload_for(delivery: WebhookDelivery) -> dict:
-    from transfers.services import links_offload
-
     email = delivery.email
     links = email.links or []
     if links:
