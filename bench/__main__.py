@@ -33,7 +33,7 @@ from pathlib import Path
 import requests
 
 from bench.builds import Build, baseline_build, legacy_build, this_build
-from bench.loadgen import LoadResult, load_run
+from bench.loadgen import LoadResult, load_run, percentile
 from tests.service import ROOT, TOKEN, LiveService, free_port
 
 WARM_UP_PUSHES = 1000
@@ -114,11 +114,6 @@ def peak_rss_mb(pids: list[int]) -> float:
 
 def ms(value: float) -> float:
     return round(value * 1000, 2)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def configure(live: LiveService, *, url: str, timeout: int = 30, lane: dict | None = None, also: dict | None = None):

@@ -14,6 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
+def percentile(values: list[float], p: float) -> float:
+    """The nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
 @dataclass
 class LoadResult:
     latencies: list[float] = field(default_factory=list)  # seconds, successful (2xx) requests
@@ -26,10 +32,7 @@ class LoadResult:
         return sum(self.statuses.values())
 
     def percentile(self, p: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+        return percentile(self.latencies, p) if self.latencies else float("nan")
 
 
 @dataclass

@@ -55,6 +55,12 @@ def black_hole(port: int) -> None:
         held.append(conn)  # never read, never answered, never closed
 
 
+class Server(ThreadingHTTPServer):
+    # Class attributes: the listen backlog is set in __init__, too late for an instance attribute.
+    daemon_threads = True
+    request_queue_size = 256  # bursts of 100 and more connections at once
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("port", type=int)
@@ -64,9 +70,7 @@ def main() -> None:
     if args.black_hole:
         black_hole(args.port)
         return
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(args.delay))
-    server.daemon_threads = True
-    server.request_queue_size = 256
+    server = Server(("127.0.0.1", args.port), handler(args.delay))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     threading.Event().wait()
 

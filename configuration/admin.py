@@ -3,14 +3,7 @@
 from django.contrib import admin
 
 from configuration.models import IngressSettings, RuntimeFlags
-
-
-class SingletonAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return not self.model.objects.exists()
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from core.admin import SingletonAdmin
 
 
 @admin.register(RuntimeFlags)

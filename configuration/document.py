@@ -202,11 +202,10 @@ def config_import(document: dict, *, dry_run: bool = False) -> ImportReport:
         _sections_import(document, errors, report)
         if errors or dry_run:
             transaction.set_rollback(True)
+        else:
+            config_changed()  # in the import's transaction: its bulk updates fire no signal
     if errors:
         raise ConfigDocumentInvalid(errors)
-    if not dry_run:
-        # Bulk updates and deletes above fire no signals: every process reloads.
-        config_changed()
     return report
 
 

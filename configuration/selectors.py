@@ -1,14 +1,13 @@
 """Configuration reads outside the ingress snapshot."""
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from configuration.models import IngressSettings
+from configuration.models import IngressSettings, default_time_zone
 
 
 def time_zone_configured() -> str:
     """The operator's time zone (ingress settings), in one small query; the seeded default before any save."""
-    return IngressSettings.objects.values_list("time_zone", flat=True).first() or settings.SIGNAL_TIME_ZONE
+    return IngressSettings.objects.values_list("time_zone", flat=True).first() or default_time_zone()
 
 
 def admin_usernames() -> list[str]:

@@ -1,8 +1,22 @@
 """The delivery worker's rounds, run in the test's own process and transaction (no threads)."""
 
 from webhooks.models import WebhookDelivery
-from webhooks.services.queue import deliveries_claim
-from webhooks.services.sending import deliveries_recover_expired, delivery_send
+from webhooks.services.queue import Claim, deliveries_claim
+from webhooks.services.sending import (
+    attempts_record,
+    deliveries_load,
+    deliveries_recover_expired,
+    delivery_attempt,
+)
+
+
+def delivery_send(claim: Claim) -> str | None:
+    """Send one claimed delivery and record it, as a worker's sender and loop threads do; its new status
+    (None when the claim no longer holds)."""
+    delivery = deliveries_load([claim]).get(claim.delivery_id)
+    if delivery is None or delivery.status != WebhookDelivery.Status.SENDING or delivery.claim_token != claim.token:
+        return None
+    return attempts_record([delivery_attempt(claim, delivery)])[claim.delivery_id]
 
 
 def queue_pass(free: int = 64) -> list:

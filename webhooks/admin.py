@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
+from core.admin import SingletonAdmin
 from webhooks import outcomes, signing
 from webhooks.models import DeliveryAttempt, DeliverySettings, WebhookDelivery, WebhookEndpoint, WorkerHeartbeat
 from webhooks.selectors import lanes_health
@@ -277,14 +278,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeliverySettings)
-class DeliverySettingsAdmin(admin.ModelAdmin):
+class DeliverySettingsAdmin(SingletonAdmin):
     list_display = ("__str__", "retry_schedule_seconds", "updated_at")
-
-    def has_add_permission(self, request):
-        return not DeliverySettings.objects.exists()
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WorkerHeartbeat)

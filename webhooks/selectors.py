@@ -1,4 +1,4 @@
-"""Delivery history reads: API lists, the legacy `webhook_logs` view, and the admin overview figures."""
+"""Delivery reads: API lists, lane health, the worker heartbeats and the overview figures."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta

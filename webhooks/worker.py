@@ -28,6 +28,7 @@ from collections import deque
 from django.db import DatabaseError, InterfaceError, close_old_connections, connections
 from django.utils import timezone
 
+from webhooks.models import DeliverySettings
 from webhooks.selectors import delivery_newest_id
 from webhooks.services.endpoints import deliveries_pause_align
 from webhooks.services.heartbeat import heartbeat_forget, heartbeat_record
@@ -203,10 +204,12 @@ class DeliveryWorker:
         short transactions keep the web processes' wait for SQLite's write lock short."""
         with self._changed:
             finished, self._finished = self._finished, []
+        schedule = None  # read once a round, inside the guard: an outage keeps what is unrecorded
         for start in range(0, len(finished), RECORD_BATCH):
             batch = finished[start : start + RECORD_BATCH]
             try:
-                attempts_record(batch)
+                schedule = schedule or DeliverySettings.load().retry_schedule_seconds
+                attempts_record(batch, schedule=schedule)
             except DATABASE_ERRORS:
                 with self._changed:
                     # Kept for the next round: nothing sent is forgotten.

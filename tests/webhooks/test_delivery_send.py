@@ -9,12 +9,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tests.queue import send_due
+from tests.queue import delivery_send, send_due
 from tests.receiver import Answer
 from tests.webhooks.conftest import SECRET
 from webhooks.models import DeliveryAttempt, WebhookDelivery
 from webhooks.services.queue import deliveries_claim
-from webhooks.services.sending import delivery_send
 
 pytestmark = pytest.mark.django_db
 

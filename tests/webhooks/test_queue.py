@@ -9,13 +9,13 @@ from django.utils import timezone
 
 from ingress.models import InboundEmail
 from tests.factories import endpoint_create
-from tests.queue import queue_pass, send_due
+from tests.queue import delivery_send, queue_pass, send_due
 from tests.receiver import Answer
 from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery, WebhookEndpoint
 from webhooks.services.deliveries import endpoint_test_send
 from webhooks.services.endpoints import deliveries_pause_align
 from webhooks.services.queue import deliveries_claim
-from webhooks.services.sending import deliveries_recover_expired, delivery_send
+from webhooks.services.sending import deliveries_recover_expired
 
 pytestmark = pytest.mark.django_db
 

@@ -115,6 +115,8 @@ def deliveries_claim(free: int, *, turn: int = 0, now: datetime | None = None) -
 def _admissible(endpoint: WebhookEndpoint, in_flight: int, now: datetime, result: ClaimRound) -> bool:
     """The lane may take something now and has something due (both read without locking)."""
     hint = lanes.lane_admit(lane_of(endpoint.lane), lane_limits(endpoint), in_flight=in_flight, wanted=1, now=now)
+    if not hint.count and hint.wait_until is None:
+        return False  # full, or open until a probe ends: a finishing send wakes the loop, not a timer
     if not _due(endpoint.pk, now).exists():
         return False
     result.wait_for(hint.wait_until)

@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.conf import settings
 from django.db import transaction
@@ -61,6 +62,17 @@ class Sent:
     delivery: WebhookDelivery
     payload_json: str = ""  # built by this attempt: frozen when it is recorded
     tries: list[Try] = field(default_factory=list)
+
+    @cached_property
+    def verdict(self) -> outcomes.Verdict:
+        """How the last try went; read once the tries are over, when the attempt is recorded."""
+        result = self.tries[-1].result
+        if result.internal:
+            return outcomes.Verdict(False, outcomes.INTERNAL_ERROR, True, lanes.Outcome.FAILURE)
+        return outcomes.attempt_judge(
+            result.status_code, result.text, requires_json=self.delivery.endpoint.success_requires_json,
+            blocked=result.blocked,
+        )
 
 
 # --- sending (no database writes) --------------------------------------------------------------------------
@@ -137,44 +149,28 @@ def headers_redact(headers: dict, custom: dict) -> dict:
     }
 
 
-def verdict_of(sent: Sent) -> outcomes.Verdict:
-    result = sent.tries[-1].result
-    if result.internal:
-        return outcomes.Verdict(False, outcomes.INTERNAL_ERROR, True, lanes.Outcome.FAILURE)
-    return outcomes.attempt_judge(
-        result.status_code, result.text, requires_json=sent.delivery.endpoint.success_requires_json,
-        blocked=result.blocked,
-    )
-
-
 # --- recording (one transaction per batch) -----------------------------------------------------------------
-def attempts_record(batch: list[Sent]) -> dict[int, str | None]:
+def attempts_record(batch: list[Sent], *, schedule: list[int] | None = None) -> dict[int, str | None]:
     """Record finished attempts, move their deliveries on and tell their lanes; each delivery's new status
-    (None when its claim no longer held: the attempt stays recorded, the delivery belongs to another)."""
+    (None when its claim no longer held: the attempt stays recorded, the delivery belongs to another).
+
+    `schedule` is the retry schedule, read here when the caller (one send) has not read it for a round."""
     now = timezone.now()
-    verdicts = {id(sent): verdict_of(sent) for sent in batch}
-    schedule = DeliverySettings.load().retry_schedule_seconds
+    if schedule is None:
+        schedule = DeliverySettings.load().retry_schedule_seconds
     states: dict[int, dict | None] = {}
     with transaction.atomic():
         for sent in batch:
-            _attempt_close(sent, verdicts[id(sent)])
-        deactivations = lanes_learn(_lane_outcomes(batch, verdicts), now)
-        _gone_endpoints_add(deactivations, batch, verdicts, now)
+            _attempt_close(sent, sent.verdict)
+        deactivations = lanes_learn(_lane_outcomes(batch), now)
+        _gone_endpoints_add(deactivations, batch, now)
         for sent in batch:
-            states[sent.delivery.pk] = _delivery_move(sent, verdicts[id(sent)], schedule, deactivations, now)
+            states[sent.delivery.pk] = _delivery_move(sent, schedule, deactivations, now)
         for endpoint_id, (reason, note) in deactivations.items():
             endpoints_deactivate(WebhookEndpoint.objects.filter(pk=endpoint_id), reason=reason, note=note, now=now)
     for sent in batch:
-        _log_recorded(sent, verdicts[id(sent)], states[sent.delivery.pk], now)
+        _log_recorded(sent, sent.verdict, states[sent.delivery.pk], now)
     return {pk: state["status"] if state else None for pk, state in states.items()}
-
-
-def delivery_send(claim: Claim) -> str | None:
-    """Send one claimed delivery and record it, in the caller's thread; the delivery's new status."""
-    delivery = deliveries_load([claim]).get(claim.delivery_id)
-    if delivery is None or delivery.status != Status.SENDING or delivery.claim_token != claim.token:
-        return None
-    return attempts_record([delivery_attempt(claim, delivery)])[claim.delivery_id]
 
 
 def _attempt_close(sent: Sent, verdict: outcomes.Verdict) -> None:
@@ -216,21 +212,19 @@ def lanes_learn(outcomes_by_lane: dict[int, list], now: datetime) -> dict[int, t
     return deactivations
 
 
-def _lane_outcomes(batch: list[Sent], verdicts: dict[int, outcomes.Verdict]) -> dict[int, list]:
+def _lane_outcomes(batch: list[Sent]) -> dict[int, list]:
     """Each lane's (delivery id, outcome) in batch order; test sends teach the lanes nothing."""
     outcomes_by_lane = defaultdict(list)
     for sent in batch:
         if not sent.delivery.is_test:
-            outcomes_by_lane[sent.delivery.endpoint_id].append((sent.delivery.pk, verdicts[id(sent)].lane))
+            outcomes_by_lane[sent.delivery.endpoint_id].append((sent.delivery.pk, sent.verdict.lane))
     return outcomes_by_lane
 
 
-def _gone_endpoints_add(
-    deactivations: dict, batch: list[Sent], verdicts: dict[int, outcomes.Verdict], now: datetime
-) -> None:
+def _gone_endpoints_add(deactivations: dict, batch: list[Sent], now: datetime) -> None:
     """Add the endpoints that answered 410 Gone; one already there (failing for too long) keeps its reason."""
     for sent in batch:
-        if verdicts[id(sent)].gone and not sent.delivery.is_test:
+        if sent.verdict.gone and not sent.delivery.is_test:
             deactivations.setdefault(sent.delivery.endpoint_id, _gone(sent, now))
 
 
@@ -238,9 +232,9 @@ def _gone(sent: Sent, now: datetime) -> tuple[str, str]:
     return Reason.GONE, f"HTTP 410 Gone answered to delivery #{sent.delivery.pk} at {now:%Y-%m-%d %H:%M:%S} UTC"
 
 
-def _delivery_move(sent: Sent, verdict, schedule: list[int], deactivations: dict, now: datetime) -> dict | None:
+def _delivery_move(sent: Sent, schedule: list[int], deactivations: dict, now: datetime) -> dict | None:
     """Move the delivery to its next state, if the claim still holds it; that state."""
-    delivery, result = sent.delivery, sent.tries[-1].result
+    delivery, result, verdict = sent.delivery, sent.tries[-1].result, sent.verdict
     inactive = delivery.endpoint_id in deactivations or not delivery.endpoint.is_active
     retry_after = retry_after_seconds(result.headers.get("retry-after"), now)
     state = _next_state(delivery, verdict, schedule, retry_after, paused=inactive, now=now)
