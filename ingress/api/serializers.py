@@ -1,6 +1,14 @@
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from core.addresses import sender_email_parse
+from ingress.models import InboundEmail
+
+
+def column_length(name: str) -> int:
+    """The column's own limit, so a value the serializer accepts always fits (PostgreSQL enforces it)."""
+    return InboundEmail._meta.get_field(name).max_length
+
 
 class StrictCharField(serializers.CharField):
     """A string field that refuses numbers, booleans, objects and lone surrogates instead of coercing them."""
@@ -30,11 +38,16 @@ def _shallow_copy(field: serializers.Field) -> serializers.Field:
 
 
 class GmailPushSerializer(serializers.Serializer):
-    sender = StrictCharField(max_length=2000, help_text="`Name <address>` or a bare address.")
+    sender = StrictCharField(
+        max_length=column_length("sender"),
+        help_text=f"`Name <address>` or a bare address (that of {column_length('sender_email')} characters at most).",
+    )
     body = StrictCharField(trim_whitespace=False, help_text="The e-mail body; the Apps Script sends HTML.")
     subject = StrictCharField(required=False, default="", allow_blank=True, trim_whitespace=False, max_length=5000)
-    date = StrictCharField(required=False, default="", allow_blank=True, trim_whitespace=False, max_length=100)
-    message_id = StrictCharField(required=False, default="", allow_blank=True, max_length=500)
+    date = StrictCharField(
+        required=False, default="", allow_blank=True, trim_whitespace=False, max_length=column_length("date")
+    )
+    message_id = StrictCharField(required=False, default="", allow_blank=True, max_length=column_length("message_id"))
     snippet = StrictCharField(required=False, allow_blank=True, trim_whitespace=False, help_text="Ignored.")
 
     REQUIRED = ("sender", "body")
@@ -45,6 +58,12 @@ class GmailPushSerializer(serializers.Serializer):
         # copy, so a shallow copy isolates them just as well; made directly, it is three times cheaper
         # than through copy.copy()'s reduce protocol.
         return {name: _shallow_copy(field) for name, field in self._declared_fields.items()}
+
+    def validate_sender(self, value: str) -> str:
+        limit = column_length("sender_email")
+        if len(value) > limit and len(sender_email_parse(value)) > limit:
+            raise serializers.ValidationError(f"The address is longer than {limit} characters.")
+        return value
 
     def first_error_message(self) -> str:
         """The legacy single-message form of the first failing field, in field order."""

@@ -9,7 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingress.api.serializers import GmailBatchSerializer, GmailPushAnswerSerializer, GmailPushSerializer
+from ingress.api.serializers import GmailBatchSerializer, GmailPushAnswerSerializer, GmailPushSerializer, column_length
 from ingress.auth import bearer_token_valid, request_signature_valid
 from ingress.services import InboundPush, IngestResult, email_ingest
 
@@ -71,7 +71,7 @@ class IngressView(APIView):
                 return _respond(IngestResult.refused(400, "Invalid JSON payload"))
             if not isinstance(data, dict):
                 return _respond(IngestResult.refused(400, "Invalid JSON payload"))
-            return self.handle_payload(data, request.headers.get("X-Source", "")[:100])
+            return self.handle_payload(data, request.headers.get("X-Source", "")[: column_length("source")])
         except RequestDataTooBig:
             return _respond(IngestResult.refused(413, "Payload too large"))
         except Exception:

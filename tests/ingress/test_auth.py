@@ -47,3 +47,8 @@ def test_malformed_signature_is_refused(signature):
 
 def test_signature_of_another_body_is_refused():
     assert not request_signature_valid("s3cret", "1000", sign("s3cret", 1000, b"{}"), b"{ }", now=1000)
+
+
+@pytest.mark.parametrize("timestamp", ["\u00b2", "1\u00b2", "\u0661\u0662", "9" * 5000, "-1000", "1e3", " ", "1_000"])
+def test_malformed_timestamp_is_refused_without_raising(timestamp):
+    assert not request_signature_valid("s3cret", timestamp, sign("s3cret", 1000, b"{}"), b"{}", now=1000)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ingress.models import InboundEmail
 from routing.models import RoutingCondition, RoutingRule
 from tests.factories import push_payload
 
@@ -92,3 +93,40 @@ def test_lone_surrogate_in_a_field_is_400(push, field):
     response = push(None, raw=raw)
     assert response.status_code == 400
     assert field in response.json()["message"]
+
+
+@pytest.mark.parametrize("timestamp", ["\u00b2", "9" * 5000])
+def test_a_malformed_signature_timestamp_is_401_not_500(push, settings, timestamp):
+    settings.INGRESS_HMAC_SECRET = "s3cret"
+    # The test client sends header values as latin-1 bytes, as a real client's `\xb2` arrives.
+    response = push(push_payload(), headers={"HTTP_X_SIGNATURE_TIMESTAMP": timestamp, "HTTP_X_SIGNATURE": "sha256=00"})
+    assert response.status_code == 401
+    assert response.json()["message"] == "Unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("sender", "message"),
+    [
+        ("x" * 501, "Invalid field: sender (Ensure this field has no more than 500 characters.)"),
+        (
+            "Ops <" + "a" * 310 + "@" + "b" * 20 + ".fr>",
+            "Invalid field: sender (The address is longer than 320 characters.)",
+        ),
+    ],
+)
+def test_a_sender_longer_than_its_column_is_400_on_every_database(push, default_endpoint, sender, message):
+    response = push(push_payload(sender=sender))
+    assert response.status_code == 400
+    assert response.json()["message"] == message
+
+
+def test_a_sender_at_the_column_limits_is_accepted(push, default_endpoint):
+    address = "a" * 300 + "@" + "b" * 16 + ".fr"
+    response = push(push_payload(sender=f"{'N' * (500 - len(address) - 3)} <{address}>"))
+    assert response.status_code == 200, response.json()
+
+
+def test_a_source_header_is_cut_to_its_column(push, default_endpoint):
+    response = push(push_payload(), headers={"HTTP_X_SOURCE": "s" * 5000})
+    assert response.status_code == 200
+    assert InboundEmail.objects.get(email_id=response.json()["email_id"]).source == "s" * 100

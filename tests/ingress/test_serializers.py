@@ -14,6 +14,6 @@ def test_each_serializer_binds_its_own_copies_of_the_declared_fields():
 def test_field_copies_keep_their_options():
     fields = GmailPushSerializer(data={}).fields
 
-    assert fields["sender"].max_length == 2000
+    assert fields["sender"].max_length == 500
     assert fields["body"].trim_whitespace is False
     assert fields["subject"].required is False and fields["subject"].default == ""
