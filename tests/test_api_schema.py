@@ -70,3 +70,22 @@ def test_the_docs_page_loads_only_local_assets(client):
     init = next(a for a in re.findall(r'<script src="([^"]+)"', html) if "script" in a.split("?", 1)[-1])
     script = client.get(init.replace("&amp;", "&")).content.decode()
     assert '"validatorUrl": null' in script, "Swagger UI would fetch its validator badge from the internet"
+
+
+@pytest.mark.parametrize(
+    ("path", "required"), [("/api/ingress/gmail", {"sender", "body"}), ("/api/ingress/gmail/batch", {"emails"})]
+)
+def test_the_ingress_request_bodies_are_described(schema, path, required):
+    body = schema["paths"][path]["post"]["requestBody"]
+    assert body["required"] is True
+    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(schema["components"]["schemas"][ref]["required"]) == required
+
+
+def test_every_ingress_answer_is_described(schema):
+    push = schema["paths"]["/api/ingress/gmail"]["post"]["responses"]
+    batch = schema["paths"]["/api/ingress/gmail/batch"]["post"]["responses"]
+    assert set(push) == {"200", "400", "401", "409", "413", "429", "500"}
+    assert set(batch) == {"200", "400", "401", "413", "500"}
+    item = schema["components"]["schemas"]["GmailBatchItemAnswer"]["properties"]
+    assert {"code", "retry_after", "status", "message", "email_id"} <= set(item)

@@ -77,14 +77,32 @@ class GmailPushSerializer(serializers.Serializer):
         return "Invalid payload"
 
 
+class DeliveryRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    endpoint = serializers.CharField(help_text="The endpoint's name.")
+
+
 class GmailPushAnswerSerializer(serializers.Serializer):
     success = serializers.BooleanField()
-    status = serializers.CharField(required=False)
-    message = serializers.CharField(required=False)
+    status = serializers.CharField(required=False, help_text="200 only: processed, already_processed, skipped_…")
+    message = serializers.CharField(required=False, help_text="Refusals only: why.")
     email_id = serializers.CharField(required=False)
-    deliveries = serializers.ListField(child=serializers.DictField(), required=False)
-    deliver_after = serializers.DateTimeField(required=False)
+    deliveries = DeliveryRefSerializer(many=True, required=False)
+    deliver_after = serializers.DateTimeField(required=False, help_text="`deferred` only: when delivery starts.")
+    max_bytes = serializers.IntegerField(required=False, help_text="413 only: the largest request body accepted.")
+
+
+class GmailBatchItemAnswerSerializer(GmailPushAnswerSerializer):
+    code = serializers.IntegerField(help_text="The HTTP status this e-mail would have had alone.")
+    retry_after = serializers.IntegerField(required=False, help_text="429 only: seconds to wait (as `Retry-After`).")
+
+
+class GmailBatchAnswerSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    results = GmailBatchItemAnswerSerializer(many=True, help_text="One answer per e-mail, in order.")
 
 
 class GmailBatchSerializer(serializers.Serializer):
-    emails = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=50)
+    """The batch body as documented; the view answers each item on its own, so one bad item fails alone."""
+
+    emails = GmailPushSerializer(many=True, min_length=1, max_length=50, help_text="1 to 50 e-mails.")

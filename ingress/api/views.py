@@ -9,7 +9,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingress.api.serializers import GmailBatchSerializer, GmailPushAnswerSerializer, GmailPushSerializer, column_length
+from ingress.api.serializers import (
+    GmailBatchAnswerSerializer,
+    GmailBatchSerializer,
+    GmailPushAnswerSerializer,
+    GmailPushSerializer,
+    column_length,
+)
 from ingress.auth import bearer_token_valid, request_signature_valid
 from ingress.services import InboundPush, IngestResult, email_ingest
 
@@ -18,6 +24,21 @@ logger = logging.getLogger("ingress")
 
 def _respond(result: IngestResult) -> Response:
     return Response(result.body, status=result.status_code, headers=result.headers)
+
+
+def _too_large() -> IngestResult:
+    """413, naming the limit so a client can split what it sends (the Apps Script batches below it)."""
+    result = IngestResult.refused(413, "Payload too large")
+    result.body["max_bytes"] = settings.INGRESS_MAX_BYTES
+    return result
+
+
+def batch_item_answer(result: IngestResult) -> dict:
+    """A batch item's answer: the push answer, its HTTP status, and the wait a 429 would have sent."""
+    item = {**result.body, "code": result.status_code}
+    if "Retry-After" in result.headers:
+        item["retry_after"] = int(result.headers["Retry-After"])
+    return item
 
 
 def push_process(item: object, source: str) -> IngestResult:
@@ -73,7 +94,7 @@ class IngressView(APIView):
                 return _respond(IngestResult.refused(400, "Invalid JSON payload"))
             return self.handle_payload(data, request.headers.get("X-Source", "")[: column_length("source")])
         except RequestDataTooBig:
-            return _respond(IngestResult.refused(413, "Payload too large"))
+            return _respond(_too_large())
         except Exception:
             logger.exception("INGRESS: unexpected error")
             return _respond(IngestResult.refused(500, "Internal error"))
@@ -87,7 +108,7 @@ class IngressView(APIView):
         except ValueError:
             length = 0
         if length > settings.INGRESS_MAX_BYTES:
-            return IngestResult.refused(413, "Payload too large")
+            return _too_large()
         if settings.INGRESS_HMAC_SECRET and not request_signature_valid(
             settings.INGRESS_HMAC_SECRET,
             request.headers.get("X-Signature-Timestamp", ""),
@@ -107,7 +128,7 @@ AUTH_PARAMETERS = [
 class GmailPushView(IngressView):
     @extend_schema(
         operation_id="ingress_gmail_push",
-        request=GmailPushSerializer,
+        request={"application/json": GmailPushSerializer},
         responses={code: GmailPushAnswerSerializer for code in (200, 400, 401, 409, 413, 429, 500)},
         parameters=AUTH_PARAMETERS,
         auth=[{"IngressBearer": []}],
@@ -123,8 +144,11 @@ class GmailPushView(IngressView):
 class GmailBatchView(IngressView):
     @extend_schema(
         operation_id="ingress_gmail_batch",
-        request=GmailBatchSerializer,
-        responses={200: GmailPushAnswerSerializer},
+        request={"application/json": GmailBatchSerializer},
+        responses={
+            200: GmailBatchAnswerSerializer,
+            **{code: GmailPushAnswerSerializer for code in (400, 401, 413, 500)},
+        },
         parameters=AUTH_PARAMETERS,
         auth=[{"IngressBearer": []}],
         summary="Push up to 50 e-mails; each item answers on its own",
@@ -145,5 +169,5 @@ class GmailBatchView(IngressView):
             except Exception:
                 logger.exception("INGRESS: unexpected error in batch item")
                 result = IngestResult.refused(500, "Internal error")
-            results.append({**result.body, "code": result.status_code})
+            results.append(batch_item_answer(result))
         return Response({"success": True, "results": results})

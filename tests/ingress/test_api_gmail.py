@@ -360,3 +360,21 @@ def test_batch_answers_each_item_with_its_code(push, default_endpoint):
 def test_batch_of_more_than_50_is_400(push):
     response = push({"emails": [push_payload() for _ in range(51)]}, path="/api/ingress/gmail/batch")
     assert response.status_code == 400
+
+
+def test_batch_item_over_the_rate_limit_carries_retry_after(push, default_endpoint):
+    settings_update(rate_limit_per_sender_per_hour=1)
+    response = push({"emails": [push_payload(), push_payload()]}, path="/api/ingress/gmail/batch")
+    first, second = response.json()["results"]
+    assert (first["code"], second["code"]) == (200, 429)
+    assert "retry_after" not in first
+    assert 1 <= second["retry_after"] <= 3600
+
+
+@pytest.mark.parametrize("path", ["/api/ingress/gmail", "/api/ingress/gmail/batch"])
+def test_a_request_over_the_size_limit_names_the_limit(push, settings, path):
+    settings.INGRESS_MAX_BYTES = 1000
+    payload = push_payload(body="x" * 2000)
+    response = push({"emails": [payload]} if path.endswith("batch") else payload, path=path)
+    assert response.status_code == 413
+    assert response.json() == {"success": False, "message": "Payload too large", "max_bytes": 1000}
