@@ -19,7 +19,7 @@ import requests
 import urllib3
 from django.conf import settings
 
-from core.network import host_addresses, ip_is_private
+from core.network import AddressRefused, public_addresses
 from core.providers import provider_for_host
 
 # Hosts a provider's download redirects to, beyond the provider domains themselves.
@@ -106,12 +106,11 @@ def _scheme_allowed(scheme: str, extra: bool) -> bool:
 def _address_check(host: str, port: int | None) -> None:
     """Refuse a name resolving to a non-public address: the download would reach internal services."""
     try:
-        addresses = host_addresses(host, port or 443)
+        public_addresses(host, port or 443)
+    except AddressRefused as exc:
+        raise DownloadError(f"{host} resolves to a non-public address ({', '.join(exc.addresses)})") from None
     except (OSError, UnicodeError):
-        addresses = []  # the request itself fails on an unknown name (or a configured proxy resolves it)
-    private = [a for a in addresses if ip_is_private(a)]
-    if private:
-        raise DownloadError(f"{host} resolves to a non-public address ({', '.join(private)})")
+        pass  # the request itself fails on an unknown name (or a configured proxy resolves it)
 
 
 def download_fetch(url: str, provider: str, *, budget: float | None = None) -> Download:

@@ -31,7 +31,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.ssl_match_hostname import CertificateError
 
-from core.network import host_addresses, ip_is_private
+from core.network import AddressRefused, public_addresses
 
 # Everything a receiver or the network can make a request fail with.
 NETWORK_ERRORS = (OSError, HTTPException, Urllib3Error, CertificateError)
@@ -52,10 +52,6 @@ class HttpResult:
     headers: dict = field(default_factory=dict)  # response headers, lower-case names
     blocked: bool = False
     internal: bool = False  # the send raised: not the receiver's doing
-
-
-class TargetBlocked(Exception):
-    """The endpoint's host resolves to an address a webhook must never reach."""
 
 
 class _Deadline:
@@ -107,16 +103,6 @@ class _IdleConnections:
 idle_connections = _IdleConnections()
 
 
-def target_addresses(host: str, port: int) -> list[str]:
-    """The addresses to connect to, resolved once; TargetBlocked when any of them is not public."""
-    addresses = host_addresses(host, port)
-    if not settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        private = [a for a in addresses if ip_is_private(a)]
-        if private:
-            raise TargetBlocked(f"target resolves to a non-public address ({', '.join(private)})")
-    return addresses
-
-
 def webhook_post(url: str, *, body: bytes, headers: dict, timeout: float, verify_tls: bool) -> HttpResult:
     started = time.monotonic()
     deadline = _Deadline(timeout)
@@ -135,9 +121,10 @@ def webhook_post(url: str, *, body: bytes, headers: dict, timeout: float, verify
         # The receiver closed the idle connection as we used it: nothing was answered, try a fresh one.
         reused.close()
     try:
-        addresses = target_addresses(host, port)
-    except TargetBlocked as exc:
-        return HttpResult(None, "", str(exc), _elapsed_ms(started), blocked=True)
+        addresses = public_addresses(host, port, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
+    except AddressRefused as exc:
+        error = f"target resolves to a non-public address ({', '.join(exc.addresses)})"
+        return HttpResult(None, "", error, _elapsed_ms(started), blocked=True)
     except (OSError, UnicodeError) as exc:
         return HttpResult(None, "", f"DNS lookup of {host} failed: {exc}"[:500], _elapsed_ms(started))
     try:

@@ -6,22 +6,22 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from core.network import host_addresses, host_is_placeholder, ip_is_private
+from core.network import AddressRefused, host_is_placeholder, public_addresses
 
 LOCALHOST_NAMES = ("localhost", "localhost.")
 
 
-def endpoint_url_validate(url: str, *, allow_private: bool | None = None, resolve: bool = True) -> None:
+def endpoint_url_validate(url: str, *, allow_private: bool | None = None) -> None:
     """Refuse URLs a webhook must never target. DNS failures are tolerated here (checked at send time)."""
     allow_private = settings.WEBHOOK_ALLOW_PRIVATE_TARGETS if allow_private is None else allow_private
     parts, port = _url_split(url)
     host = (parts.hostname or "").lower()
     _url_shape_check(parts, host, allow_private)
-    private = _host_is_private(host, port, resolve)
+    private = _host_is_private(host, port)
     if private and not allow_private:
         raise ValidationError(
-            f"'{host}' is a private, loopback or link-local address "
-            "(set WEBHOOK_ALLOW_PRIVATE_TARGETS=true to allow it)."
+            f"'{host}' points to a non-public address (private, loopback, link-local, reserved, or one of those "
+            "inside an IPv6 form); set WEBHOOK_ALLOW_PRIVATE_TARGETS=true to allow it."
         )
     if parts.scheme == "http" and not private:
         raise ValidationError("Use https; plain http is allowed only for private targets.")
@@ -44,16 +44,17 @@ def _url_shape_check(parts, host: str, allow_private: bool) -> None:
         raise ValidationError(f"'{host}' is a placeholder host, not a real receiver.")
 
 
-def _host_is_private(host: str, port: int, resolve: bool) -> bool:
+def _host_is_private(host: str, port: int) -> bool:
     """localhost, or a name or address resolving to a private one (unresolvable names count as public)."""
     if host in LOCALHOST_NAMES:
         return True
-    if not resolve:
-        return False
     try:
-        return any(ip_is_private(a) for a in host_addresses(host, port))
+        public_addresses(host, port)
+    except AddressRefused:
+        return True
     except (OSError, UnicodeError):
         return False
+    return False
 
 
 def retry_schedule_validate(schedule: list) -> None:

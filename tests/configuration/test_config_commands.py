@@ -112,3 +112,20 @@ def test_import_config_dry_run_changes_nothing(tmp_path):
 def test_import_config_names_a_missing_file():
     with pytest.raises(CommandError, match="Cannot read /nonexistent/config.json"):
         call_command("import_config", "/nonexistent/config.json", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+@pytest.mark.parametrize(
+    "host", ["[::127.0.0.1]", "[::7f00:1]", "[::ffff:0:7f00:1]", "[64:ff9b::a9fe:a9fe]", "[64:ff9b::7f00:1]"]
+)
+def test_import_config_refuses_an_endpoint_at_an_ipv4_address_hidden_in_ipv6(tmp_path, settings, host):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    endpoint_create(name="default", is_default=True, url="https://hooks.acme.fr/in")
+    source = tmp_path / "config.json"
+    source.write_text(json.dumps({"version": 1, "endpoints": [{"name": "default", "url": f"https://{host}/in"}]}))
+    err = io.StringIO()
+
+    with pytest.raises(CommandError, match="1 error"):
+        call_command("import_config", str(source), stdout=io.StringIO(), stderr=err)
+
+    assert err.getvalue().startswith("endpoints[0].url: ") and "points to a non-public address" in err.getvalue()
+    assert WebhookEndpoint.objects.get().url == "https://hooks.acme.fr/in"

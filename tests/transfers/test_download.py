@@ -55,17 +55,35 @@ def test_credentials_in_a_provider_url_are_refused():
         url_check("https://user:pw@www.dropbox.com/s/abc/f.zip?dl=1")
 
 
-def test_a_provider_name_resolving_to_a_private_address_is_refused(monkeypatch):
-    # DNS is outside the machine: make www.dropbox.com answer with a loopback address.
+@pytest.fixture
+def dropbox_resolves_to(monkeypatch):
+    """DNS is outside the machine: make www.dropbox.com answer with the given address."""
     real = socket.getaddrinfo
 
-    def fake(host, *args, **kwargs):
-        if host == "www.dropbox.com":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 443))]
-        return real(host, *args, **kwargs)
+    def _set(address: str) -> None:
+        def fake(host, *args, **kwargs):
+            if host == "www.dropbox.com":
+                return [(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                         (address, 443))]
+            return real(host, *args, **kwargs)
 
-    monkeypatch.setattr(socket, "getaddrinfo", fake)
+        monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+    return _set
+
+
+def test_a_provider_name_resolving_to_a_private_address_is_refused(dropbox_resolves_to):
+    dropbox_resolves_to("127.0.0.1")
     with pytest.raises(DownloadError, match="non-public address"):
+        url_check("https://www.dropbox.com/s/abc/f.zip?dl=1")
+
+
+@pytest.mark.parametrize(
+    "address", ["::7f00:1", "::ffff:0:7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "::ffff:127.0.0.1"]
+)
+def test_a_provider_name_resolving_to_an_ipv4_address_hidden_in_ipv6_is_refused(dropbox_resolves_to, address):
+    dropbox_resolves_to(address)
+    with pytest.raises(DownloadError, match=rf"www\.dropbox\.com resolves to a non-public address \({address}\)"):
         url_check("https://www.dropbox.com/s/abc/f.zip?dl=1")
 
 

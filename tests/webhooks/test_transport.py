@@ -67,6 +67,30 @@ def test_name_resolving_to_a_private_address_is_blocked_before_connecting(fake_d
     assert "non-public address (10.1.2.3)" in result.error
 
 
+@pytest.mark.parametrize(
+    "address", ["::7f00:1", "::ffff:0:7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "::ffff:127.0.0.1"]
+)
+def test_name_resolving_to_an_ipv4_address_hidden_in_ipv6_is_blocked(fake_dns, settings, address):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    fake_dns(address)
+
+    result = post(f"https://{NAME}/hook")
+
+    assert result.blocked and result.status_code is None
+    assert f"non-public address ({address})" in result.error
+
+
+@pytest.mark.parametrize(
+    "host", ["[::127.0.0.1]", "[::7f00:1]", "[::ffff:0:7f00:1]", "[64:ff9b::a9fe:a9fe]", "[64:ff9b::7f00:1]"]
+)
+def test_an_ipv4_address_hidden_in_an_ipv6_literal_is_blocked(settings, host):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+
+    result = post(f"https://{host}/hook")
+
+    assert result.blocked and result.status_code is None
+
+
 def test_loopback_literal_is_blocked_when_private_targets_are_not_allowed(receiver, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
 
