@@ -7,7 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ops.history import LEGACY_LOGS_DEFAULT_LIMIT, LEGACY_STATUSES, webhook_logs_legacy
+from webhooks.api.permissions import StaffModelPermissionsWithAttempts
 from webhooks.api.views import AUTH_ERRORS, BAD_QUERY
+from webhooks.models import WebhookDelivery
 
 LEGACY_DAYS_DEFAULT = 7
 LEGACY_DAYS_MAX = 30
@@ -65,6 +67,10 @@ class WebhookLogsQuerySerializer(serializers.Serializer):
 
 class WebhookLogsView(APIView):
     """The legacy dashboard's history read, kept for existing scripts."""
+
+    # Entries show the attempts' outcomes: view_webhookdelivery and view_deliveryattempt.
+    permission_classes = [StaffModelPermissionsWithAttempts]
+    queryset = WebhookDelivery.objects.none()
 
     @extend_schema(
         operation_id="webhook_logs_legacy",

@@ -47,10 +47,11 @@ def receiver():
 
 @pytest.fixture
 def api():
-    """A REST client authenticated with a staff user's token (`Authorization: Token …`)."""
-    from tests.history_factories import staff_create, token_client
+    """A REST client authenticated with the token (`Authorization: Token …`) of a staff user who may view
+    the whole history."""
+    from tests.history_factories import HISTORY_VIEW_PERMS, staff_create, token_client
 
-    return token_client(staff_create())
+    return token_client(staff_create(perms=HISTORY_VIEW_PERMS))
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import itertools
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -16,9 +17,22 @@ from webhooks.models import DeliveryAttempt, WebhookDelivery
 _counter = itertools.count(1)
 
 
-def staff_create(username: str = "operator", password: str = "s3cret-pass", **fields):
+# What reading the whole history takes: the view permission on each model the API shows.
+HISTORY_VIEW_PERMS = (
+    "ingress.view_inboundemail",
+    "webhooks.view_webhookdelivery",
+    "webhooks.view_deliveryattempt",
+    "webhooks.view_webhookendpoint",
+)
+
+
+def staff_create(username: str = "operator", password: str = "s3cret-pass", *, perms=(), **fields):
+    """A staff user (unless `is_staff=False`) holding `perms`, given as "app_label.codename"."""
     fields.setdefault("is_staff", True)
     user = get_user_model().objects.create_user(username=username, password=password, **fields)
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
     return user
 
 

@@ -10,10 +10,13 @@ from django.utils import timezone
 from ingress.models import InboundEmail
 from tests.factories import endpoint_create, push_payload
 from tests.history_factories import (
+    HISTORY_VIEW_PERMS,
     delivery_create,
     email_create,
     failed_attempt,
     ok_attempt,
+    staff_create,
+    token_client,
 )
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +106,25 @@ def test_anonymous_cannot_read_an_email(client):
     assert response.status_code == 401 and "body" not in response.json()
 
 
+def email_paths() -> list[str]:
+    email = email_create(body="<p>Confidential</p>")
+    return [EMAILS, f"{EMAILS}{email.email_id}/"]
+
+
+def test_a_staff_user_without_view_inboundemail_gets_a_json_403_on_the_list_and_the_detail():
+    others = [perm for perm in HISTORY_VIEW_PERMS if perm != "ingress.view_inboundemail"]
+    reader = token_client(staff_create(perms=others))
+    for path in email_paths():
+        response = reader.get(path)
+        assert response.status_code == 403, path
+        assert response.json() == {"detail": "You do not have permission to perform this action."}
+
+
+def test_view_inboundemail_alone_opens_the_list_and_the_detail():
+    reader = token_client(staff_create(perms=["ingress.view_inboundemail"]))
+    assert [reader.get(path).status_code for path in email_paths()] == [200, 200]
+
+
 def test_list_query_count_does_not_grow_with_page_size(api, django_assert_max_num_queries):
     for _ in range(50):
         email = email_create()
@@ -117,7 +139,8 @@ def test_list_query_count_does_not_grow_with_page_size(api, django_assert_max_nu
     small = page(5)
     with django_assert_max_num_queries(small):
         large = page(50)
-    assert large == small <= 4
+    # The token, the user's permissions (own and groups', as for admin), the count, the page, its deliveries.
+    assert large == small <= 6
 
 
 def test_an_email_id_with_a_nul_character_is_a_404_not_a_crash(api):

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from ingress.models import InboundEmail
 from tests.factories import endpoint_create
 from tests.history_factories import (
+    HISTORY_VIEW_PERMS,
     delivery_create,
     email_create,
     failed_attempt,
@@ -55,24 +56,66 @@ def test_a_wrong_token_is_refused_with_401():
     assert response.json()["detail"] == "Invalid token."
 
 
-def test_a_token_of_a_user_who_is_not_staff_gets_403():
-    response = token_client(staff_create("reader", is_staff=False)).get(DELIVERIES)
+def test_a_token_of_a_user_who_is_not_staff_gets_403_even_with_every_view_permission():
+    response = token_client(staff_create("reader", is_staff=False, perms=HISTORY_VIEW_PERMS)).get(DELIVERIES)
     assert response.status_code == 403
     assert response.json()["detail"]
 
 
 def test_a_staff_session_reads_the_api(client):
-    client.force_login(staff_create("sessionuser"))
+    client.force_login(staff_create("sessionuser", perms=HISTORY_VIEW_PERMS))
     assert client.get(DELIVERIES).status_code == 200
 
 
 def test_drf_create_token_makes_a_token_that_reads_the_api(capsys):
-    staff_create("scripts")
+    staff_create("scripts", perms=HISTORY_VIEW_PERMS)
     call_command("drf_create_token", "scripts")
     key = capsys.readouterr().out.split()[2]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get(DELIVERIES).status_code == 200
+
+
+# --- Model permissions, as in admin -----------------------------------------------------------------
+
+DELIVERY = "webhooks.view_webhookdelivery"
+ATTEMPT = "webhooks.view_deliveryattempt"
+ENDPOINT = "webhooks.view_webhookendpoint"
+# Each read and the view permissions it needs: attempts are shown only to who may view them, as in admin.
+READS = {
+    "deliveries": ("{deliveries}", {DELIVERY}),
+    "delivery": ("{deliveries}{delivery}/", {DELIVERY, ATTEMPT}),
+    "endpoints": ("/api/webhooks/endpoints/", {ENDPOINT}),
+    "endpoint": ("/api/webhooks/endpoints/{endpoint}/", {ENDPOINT}),
+    "webhook_logs": (LOGS, {DELIVERY, ATTEMPT}),
+}
+
+
+def read_path(read: str) -> str:
+    delivery = delivery_create(email_create(), attempts=[failed_attempt(500)], payload={"body": "secret"})
+    return READS[read][0].format(deliveries=DELIVERIES, delivery=delivery.pk, endpoint=delivery.endpoint_id)
+
+
+@pytest.mark.parametrize(
+    ("read", "missing"), [(read, perm) for read, (_, needed) in READS.items() for perm in sorted(needed)]
+)
+def test_a_staff_user_lacking_one_needed_view_permission_gets_a_json_403(read, missing):
+    path = read_path(read)
+    others = [perm for perm in HISTORY_VIEW_PERMS if perm != missing]
+    response = token_client(staff_create(perms=others)).get(path)
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You do not have permission to perform this action."}
+
+
+@pytest.mark.parametrize("read", READS)
+def test_the_needed_view_permissions_alone_open_each_read(read):
+    path = read_path(read)
+    assert token_client(staff_create(perms=READS[read][1])).get(path).status_code == 200
+
+
+def test_a_superuser_reads_without_any_granted_permission():
+    path = read_path("delivery")
+    assert token_client(staff_create(is_superuser=True)).get(path).status_code == 200
 
 
 # --- List, filters, pagination ---------------------------------------------------------------------
@@ -186,7 +229,8 @@ def test_list_query_count_does_not_grow_with_page_size(api, django_assert_max_nu
     small = _queries_for_page(api, 5)
     with django_assert_max_num_queries(small):
         large = _queries_for_page(api, 50)
-    assert large == small <= 4
+    # The token, the user's permissions (own and groups', as for admin), the count, the page.
+    assert large == small <= 5
 
 
 # --- Detail -------------------------------------------------------------------------------------------

@@ -3,11 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from tests.factories import endpoint_create
 from tests.history_factories import (
+    HISTORY_VIEW_PERMS,
     delivery_create,
     email_create,
     failed_attempt,
@@ -24,9 +24,14 @@ DELIVERIES = "/api/webhooks/deliveries/"
 REPLAY_FAILED = f"{DELIVERIES}replay_failed/"
 
 
+CHANGE = "webhooks.change_webhookdelivery"
+OPERATOR_PERMS = (*HISTORY_VIEW_PERMS, CHANGE)
+
+
 @pytest.fixture
 def api():
-    return token_client(staff_create("replayer", is_superuser=True))
+    """A staff user who may view the history and change deliveries (replay, cancel)."""
+    return token_client(staff_create("replayer", perms=OPERATOR_PERMS))
 
 
 def replay(api, delivery):
@@ -69,12 +74,81 @@ def test_an_unknown_delivery_is_a_404(api):
     assert api.post(f"{DELIVERIES}999999/replay/").status_code == 404
 
 
-def test_replay_needs_the_change_permission_not_just_staff(api):
-    delivery = delivery_create(email_create(), attempts=[failed_attempt(500)])
-    reader = staff_create("reader")
-    assert replay(token_client(reader), delivery).status_code == 403
-    reader.user_permissions.add(Permission.objects.get(codename="change_webhookdelivery"))
-    assert replay(token_client(reader), delivery).status_code == 202
+def waiting_and_finished() -> tuple[WebhookDelivery, WebhookDelivery]:
+    endpoint = endpoint_create(name="billing")
+    paused = delivery_create(email_create(), endpoint, status=WebhookDelivery.Status.PAUSED)
+    failed = delivery_create(email_create(), endpoint, attempts=[failed_attempt(500)])
+    return paused, failed
+
+
+def action_post(client, action: str, paused: WebhookDelivery, failed: WebhookDelivery):
+    if action == "replay":
+        return replay(client, failed)
+    if action == "cancel":
+        return client.post(f"{DELIVERIES}{paused.pk}/cancel/")
+    if action == "cancel_paused":
+        return client.post(f"/api/webhooks/endpoints/{paused.endpoint_id}/cancel_paused/")
+    now = timezone.now()
+    body = {"endpoint": "billing", "since": (now - timedelta(days=1)).isoformat(), "until": now.isoformat()}
+    return client.post(REPLAY_FAILED, body, format="json")
+
+
+ACTIONS = ["replay", "cancel", "cancel_paused", "replay_failed"]
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_a_staff_user_who_may_view_but_not_change_deliveries_gets_403_and_nothing_changes(action):
+    paused, failed = waiting_and_finished()
+    before = list(WebhookDelivery.objects.order_by("pk").values())
+    response = action_post(token_client(staff_create("reader", perms=HISTORY_VIEW_PERMS)), action, paused, failed)
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You do not have permission to perform this action."}
+    assert list(WebhookDelivery.objects.order_by("pk").values()) == before
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_a_user_who_is_not_staff_is_refused_every_action_even_with_every_permission(action):
+    paused, failed = waiting_and_finished()
+    before = list(WebhookDelivery.objects.order_by("pk").values())
+    outsider = token_client(staff_create("outsider", is_staff=False, perms=OPERATOR_PERMS))
+    assert action_post(outsider, action, paused, failed).status_code == 403
+    assert list(WebhookDelivery.objects.order_by("pk").values()) == before
+
+
+@pytest.mark.parametrize("action", ["replay", "cancel"])
+def test_replay_and_cancel_answer_the_attempts_so_they_need_view_deliveryattempt_too(action):
+    paused, failed = waiting_and_finished()
+    changer = token_client(staff_create("changer", perms=[CHANGE, "webhooks.view_webhookdelivery"]))
+    assert action_post(changer, action, paused, failed).status_code == 403
+    assert WebhookDelivery.objects.get(pk=failed.pk).series == 1
+
+
+def test_replay_failed_and_cancel_paused_need_only_the_change_permission():
+    paused, failed = waiting_and_finished()
+    changer = token_client(staff_create("changer", perms=[CHANGE]))
+    assert action_post(changer, "replay_failed", paused, failed).json()["replayed"] == 1
+    assert action_post(changer, "cancel_paused", paused, failed).json() == {"cancelled": 1}
+
+
+def test_cancel_cancels_a_waiting_delivery_and_answers_it(api):
+    paused, _ = waiting_and_finished()
+    response = api.post(f"{DELIVERIES}{paused.pk}/cancel/")
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert WebhookDelivery.objects.get(pk=paused.pk).status == WebhookDelivery.Status.CANCELLED
+
+
+def test_cancel_paused_cancels_only_that_endpoints_paused_deliveries(api):
+    paused, failed = waiting_and_finished()
+    elsewhere = delivery_create(email_create(), status=WebhookDelivery.Status.PAUSED)
+    response = api.post(f"/api/webhooks/endpoints/{paused.endpoint_id}/cancel_paused/")
+    assert response.status_code == 200 and response.json() == {"cancelled": 1}
+    statuses = dict(WebhookDelivery.objects.values_list("pk", "status"))
+    assert statuses == {paused.pk: "cancelled", failed.pk: "failed", elsewhere.pk: "paused"}
+
+
+def test_cancel_paused_of_an_unknown_endpoint_is_a_404(api):
+    assert api.post("/api/webhooks/endpoints/999999/cancel_paused/").status_code == 404
 
 
 def test_anonymous_replay_is_a_401(client):

@@ -1,11 +1,12 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.permissions import IsAdminUser
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webhooks.api.filters import DeliveryFilter
+from webhooks.api.permissions import StaffModelPermissionsWithAttempts
 from webhooks.api.serializers import (
     CancelledAnswerSerializer,
     DeliveryDetailSerializer,
@@ -33,7 +34,9 @@ from webhooks.services.deliveries import (
 # The error answers every history read may give, documented once.
 AUTH_ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description="No or unknown credentials (`WWW-Authenticate: Token`)."),
-    403: OpenApiResponse(ErrorSerializer, description="The user is not staff."),
+    403: OpenApiResponse(
+        ErrorSerializer, description="The user is not staff, or lacks the model permission this needs (docs/api.md)."
+    ),
 }
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No such object, or a page past the end.")}
 BAD_QUERY = {
@@ -70,6 +73,7 @@ class DeliveryListView(generics.ListAPIView):
     )
 )
 class DeliveryDetailView(generics.RetrieveAPIView):
+    permission_classes = [StaffModelPermissionsWithAttempts]
     serializer_class = DeliveryDetailSerializer
     filter_backends: list = []
 
@@ -77,15 +81,9 @@ class DeliveryDetailView(generics.RetrieveAPIView):
         return delivery_detail_queryset()
 
 
-class CanReplayDeliveries(IsAdminUser):
-    """Staff who may change deliveries (as the admin's replay action requires)."""
-
-    def has_permission(self, request, view):
-        return super().has_permission(request, view) and request.user.has_perm("webhooks.change_webhookdelivery")
-
-
 class DeliveryReplayView(generics.GenericAPIView):
-    permission_classes = [CanReplayDeliveries]
+    # Answers the delivery with its attempts: change_webhookdelivery and view_deliveryattempt.
+    permission_classes = [StaffModelPermissionsWithAttempts]
     serializer_class = DeliveryDetailSerializer
     filter_backends: list = []
 
@@ -111,7 +109,7 @@ class DeliveryReplayView(generics.GenericAPIView):
 
 
 class DeliveryCancelView(generics.GenericAPIView):
-    permission_classes = [CanReplayDeliveries]
+    permission_classes = [StaffModelPermissionsWithAttempts]
     serializer_class = DeliveryDetailSerializer
     filter_backends: list = []
 
@@ -181,9 +179,9 @@ class EndpointDetailView(generics.RetrieveAPIView):
 
 
 class EndpointCancelPausedView(generics.GenericAPIView):
-    permission_classes = [CanReplayDeliveries]
     filter_backends: list = []
-    queryset = WebhookEndpoint.objects.all()
+    # What this changes are deliveries: their model names the permission asked, change_webhookdelivery.
+    queryset = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PAUSED)
 
     @extend_schema(
         operation_id="endpoints_cancel_paused",
@@ -193,12 +191,12 @@ class EndpointCancelPausedView(generics.GenericAPIView):
         responses={200: CancelledAnswerSerializer, **AUTH_ERRORS, **NOT_FOUND},
     )
     def post(self, request, pk):
-        paused = WebhookDelivery.objects.filter(endpoint=self.get_object(), status=WebhookDelivery.Status.PAUSED)
+        paused = self.get_queryset().filter(endpoint=get_object_or_404(WebhookEndpoint, pk=pk))
         return Response({"cancelled": deliveries_cancel(paused, by=request.user.get_username())})
 
 
 class DeliveryReplayFailedView(APIView):
-    permission_classes = [CanReplayDeliveries]
+    queryset = WebhookDelivery.objects.none()  # names the model whose change permission is asked
 
     @extend_schema(
         operation_id="deliveries_replay_failed",
