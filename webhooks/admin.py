@@ -14,7 +14,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from core.admin import SingletonAdmin
-from webhooks import outcomes, signing
+from webhooks import outcomes
+from webhooks.forms import WebhookEndpointForm, value_mask
 from webhooks.models import DeliveryAttempt, DeliverySettings, WebhookDelivery, WebhookEndpoint, WorkerHeartbeat
 from webhooks.selectors import lanes_health
 from webhooks.services.deliveries import (
@@ -45,36 +46,6 @@ def status_badge(status: str, label: str | None = None):
 
 
 # --- endpoints ---------------------------------------------------------------------------------------------
-class WebhookEndpointForm(forms.ModelForm):
-    generate_secret = forms.BooleanField(
-        required=False,
-        label="Generate a new signing secret",
-        help_text="Replaces the secret on save; give the new one to the receiver, or its verification will fail.",
-    )
-
-    class Meta:
-        model = WebhookEndpoint
-        fields = [
-            "name", "url", "is_active", "is_default", "secret", "delivery_mode", "fallback_on_415", "verify_tls",
-            "timeout_seconds", "success_requires_json", "headers", "max_in_flight", "rate_limit_per_minute",
-            "breaker_failures", "deactivated_reason", "deactivated_note", "deactivated_at",
-        ]
-        widgets = {"secret": forms.TextInput(attrs={"size": 60, "autocomplete": "off", "spellcheck": "false"})}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.instance.pk:
-            # New endpoints are signed unless staff clear the field.
-            self.fields["secret"].initial = signing.secret_generate()
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("generate_secret"):
-            cleaned["secret"] = signing.secret_generate()
-            self.instance.secret = cleaned["secret"]
-        return cleaned
-
-
 class ReplayRangeForm(forms.Form):
     since = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
     until = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
@@ -96,23 +67,35 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "is_default", "delivery_mode", "deactivated_reason")
     search_fields = ("name", "url")
     readonly_fields = (
-        "lane_health", "deactivated_reason", "deactivated_note", "deactivated_at", "created_at", "updated_at",
+        "lane_health", "signing_secret", "deactivated_reason", "deactivated_note", "deactivated_at", "created_at",
+        "updated_at",
     )
     actions = ("send_test_webhook", "activate", "deactivate", "replay_failed", "cancel_paused")
-    fieldsets = (
-        (None, {"fields": ("name", "url", "is_active", "is_default")}),
-        ("Lane", {"fields": ("lane_health", "max_in_flight", "rate_limit_per_minute", "breaker_failures")}),
-        ("Signing", {"fields": ("secret", "generate_secret")}),
-        (
-            "Sending",
-            {"fields": ("delivery_mode", "fallback_on_415", "success_requires_json", "timeout_seconds", "verify_tls",
-                        "headers")},
-        ),
-        (
-            "History",
-            {"fields": ("deactivated_reason", "deactivated_note", "deactivated_at", "created_at", "updated_at")},
-        ),
-    )
+
+    def get_fieldsets(self, request, obj=None):
+        # The secret and header values are write-only (webhooks.forms): their fields never hold the stored ones.
+        if obj is None:
+            url, secret, headers = "url", ("new_secret",), "headers_text"
+        elif self.has_change_permission(request, obj):
+            url, headers = "url", "headers_text"
+            secret = ("signing_secret", "new_secret", *(("remove_secret",) if obj.secret else ()))
+        else:
+            # View-only staff: masked displays only (a URL can embed a token, as the list shows).
+            url, secret, headers = "url_display", ("signing_secret",), "custom_headers"
+        return (
+            (None, {"fields": ("name", url, "is_active", "is_default")}),
+            ("Lane", {"fields": ("lane_health", "max_in_flight", "rate_limit_per_minute", "breaker_failures")}),
+            ("Signing", {"fields": secret}),
+            (
+                "Sending",
+                {"fields": ("delivery_mode", "fallback_on_415", "success_requires_json", "timeout_seconds",
+                            "verify_tls", headers)},
+            ),
+            (
+                "History",
+                {"fields": ("deactivated_reason", "deactivated_note", "deactivated_at", "created_at", "updated_at")},
+            ),
+        )
 
     def get_queryset(self, request):
         last = WebhookDelivery.objects.filter(endpoint=OuterRef("pk")).order_by("-created_at", "-id")
@@ -197,6 +180,17 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     @admin.display(description="Signing secret")
     def signing(self, obj):
         return obj.secret_masked or "unsigned"
+
+    @admin.display(description="Signing secret")
+    def signing_secret(self, obj):
+        return obj.secret_masked or "none: deliveries are sent unsigned"
+
+    @admin.display(description="Custom headers")
+    def custom_headers(self, obj):
+        if not obj.headers:
+            return "—"
+        lines = ((name, value_mask(value)) for name, value in obj.headers.items())
+        return format_html("<pre style='margin:0'>{}</pre>", format_html_join("\n", "{}: {}", lines))
 
     @admin.display(description="Last delivery", ordering="last_delivery_at")
     def last_delivery(self, obj):

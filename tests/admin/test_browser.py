@@ -154,3 +154,17 @@ def test_the_api_docs_render_offline(logged_in, live_server):
     assert "Signal Server API" in page.locator(".swagger-ui .info .title").inner_text()
     assert page.locator(".opblock-summary-path", has_text="/api/webhook_logs").count() == 1
     assert page.external_requests == []
+
+
+def test_generate_fills_a_new_signing_secret_in_the_browser_and_save_stores_it(logged_in, live_server):
+    page = logged_in
+    endpoint = endpoint_create(name="acme", secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    page.goto(f"{live_server.url}/admin/webhooks/webhookendpoint/{endpoint.pk}/change/")
+    assert endpoint.secret not in page.content()
+    page.click("#generate-secret")  # runs only if the CSP nonce lets the page's script in
+    generated = page.input_value("#id_new_secret")
+    page.click("input[name=_save]")
+    page.wait_for_url(f"{live_server.url}/admin/webhooks/webhookendpoint/")
+    endpoint.refresh_from_db()
+    assert endpoint.secret == generated and generated.startswith("whsec_")
+    assert f"whsec_…{generated[-4:]}" in page.content() and generated not in page.content()

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -72,34 +73,175 @@ def test_endpoint_list_query_count_does_not_grow_with_endpoints(admin_client):
 
 def test_new_endpoint_form_is_prefilled_with_a_valid_generated_secret(admin_client):
     page = admin_client.get(reverse("admin:webhooks_webhookendpoint_add")).content.decode()
-    secret = re.search(r'name="secret" value="(whsec_[^"]+)"', page).group(1)
+    secret = re.search(r'name="new_secret" value="(whsec_[^"]+)"', page).group(1)
     signing.secret_validate(secret)
 
 
 def endpoint_form(**overrides):
     data = {
-        "name": "acme", "url": "http://127.0.0.1:9/hook", "is_active": "on", "secret": SECRET,
+        "name": "acme", "url": "http://127.0.0.1:9/hook", "is_active": "on", "new_secret": "",
         "delivery_mode": "json", "fallback_on_415": "on", "verify_tls": "on", "timeout_seconds": "30",
-        "headers": "{}", "max_in_flight": "8", "breaker_failures": "5",
+        "headers_text": "", "max_in_flight": "8", "breaker_failures": "5",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
 
 def test_an_invalid_secret_is_refused_in_admin(admin_client):
-    response = admin_client.post(reverse("admin:webhooks_webhookendpoint_add"), endpoint_form(secret="hunter2"))
+    response = admin_client.post(reverse("admin:webhooks_webhookendpoint_add"), endpoint_form(new_secret="hunter2"))
     assert response.status_code == 200 and "starts with" in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_generate_secret_replaces_the_secret_on_save(admin_client):
-    endpoint = endpoint_create(name="acme", secret=SECRET)
-    url = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
-    response = admin_client.post(url, endpoint_form(generate_secret="on"))
+# secrets are write-only ------------------------------------------------------------------------------------
+HEADER_VALUE = "erp-key-0123456789abcd"
+SHORT_HEADER_VALUE = "pin-42"
+
+
+@pytest.fixture
+def signed_endpoint(db):
+    return endpoint_create(name="acme", secret=SECRET, headers={"X-Api-Key": HEADER_VALUE, "X-Pin": SHORT_HEADER_VALUE})
+
+
+@pytest.fixture
+def viewer_client(client, django_user_model):
+    """Staff who may only look at endpoints and deliveries."""
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_webhookendpoint", "view_webhookdelivery"])
+    )
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture(params=["superuser", "view-only staff"])
+def any_staff_client(request):
+    return request.getfixturevalue("admin_client" if request.param == "superuser" else "viewer_client")
+
+
+def change_url(endpoint: WebhookEndpoint) -> str:
+    return reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
+
+
+def change_post(client, endpoint: WebhookEndpoint, **overrides):
+    """Save the change page as a browser would: the form as rendered, with `overrides` typed in."""
+    form = client.get(change_url(endpoint)).context["adminform"].form
+    data = endpoint_form(
+        name=endpoint.name, url=endpoint.url, headers_text=form["headers_text"].value(), max_in_flight="8",
+    )
+    data.update(overrides)
+    return client.post(change_url(endpoint), data)
+
+
+def assert_no_secret_in(content: bytes) -> None:
+    for secret in (SECRET, HEADER_VALUE, SHORT_HEADER_VALUE):
+        assert secret.encode() not in content
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["change", "changelist", "history", "delivery change", "delivery changelist"],
+)
+def test_endpoint_secret_and_header_values_never_reach_a_page(any_staff_client, make_delivery, page):
+    delivery = make_delivery(name="acme", secret=SECRET, headers={"X-Api-Key": HEADER_VALUE, "X-Pin": "pin-42"})
+    send_due(delivery)
+    url = {
+        "change": change_url(delivery.endpoint),
+        "changelist": ENDPOINTS,
+        "history": reverse("admin:webhooks_webhookendpoint_history", args=[delivery.endpoint.pk]),
+        "delivery change": reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk]),
+        "delivery changelist": DELIVERIES,
+    }[page]
+    response = any_staff_client.get(url)
+    assert response.status_code == 200
+    assert_no_secret_in(response.content)
+
+
+def test_the_change_page_shows_the_secret_and_header_values_masked_to_their_last_4(any_staff_client, signed_endpoint):
+    page = any_staff_client.get(change_url(signed_endpoint)).content.decode()
+    assert "whsec_…" + SECRET[-4:] in page
+    assert "X-Api-Key: ••••••abcd" in page
+    assert re.search(r"X-Pin: ••••••[\s<]", page)  # short values are masked whole
+
+
+def test_a_view_only_user_gets_masked_displays_and_no_secret_inputs(viewer_client, signed_endpoint):
+    page = viewer_client.get(change_url(signed_endpoint)).content.decode()
+    assert 'name="new_secret"' not in page and 'name="headers_text"' not in page
+    assert "http://127.0.0.1:9/…" in page and signed_endpoint.url not in page
+
+
+def test_the_add_page_holds_no_stored_secret(admin_client, signed_endpoint):
+    response = admin_client.get(reverse("admin:webhooks_webhookendpoint_add"))
+    assert response.status_code == 200
+    assert_no_secret_in(response.content)
+
+
+def test_a_form_error_page_still_holds_no_stored_secret(admin_client, signed_endpoint):
+    response = change_post(admin_client, signed_endpoint, url="ftp://nowhere")
+    assert response.status_code == 200 and "url" in response.context["adminform"].form.errors
+    assert_no_secret_in(response.content)
+
+
+def test_adding_an_endpoint_sets_its_secret_and_headers(admin_client):
+    response = admin_client.post(
+        reverse("admin:webhooks_webhookendpoint_add"),
+        endpoint_form(new_secret=SECRET, headers_text=f"X-Api-Key: {HEADER_VALUE}"),
+    )
     assert response.status_code == 302
-    endpoint.refresh_from_db()
-    assert endpoint.secret != SECRET
-    signing.secret_validate(endpoint.secret)
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.secret, endpoint.headers) == (SECRET, {"X-Api-Key": HEADER_VALUE})
+
+
+def test_a_new_secret_replaces_the_stored_one(admin_client, signed_endpoint):
+    fresh = signing.secret_generate()
+    assert change_post(admin_client, signed_endpoint, new_secret=fresh).status_code == 302
+    signed_endpoint.refresh_from_db()
+    assert signed_endpoint.secret == fresh
+
+
+def test_a_blank_new_secret_keeps_the_stored_one(admin_client, signed_endpoint):
+    assert change_post(admin_client, signed_endpoint, new_secret="", timeout_seconds="12").status_code == 302
+    signed_endpoint.refresh_from_db()
+    assert (signed_endpoint.secret, signed_endpoint.timeout_seconds) == (SECRET, 12)
+
+
+def test_removing_the_secret_leaves_the_endpoint_unsigned(admin_client, signed_endpoint):
+    assert change_post(admin_client, signed_endpoint, remove_secret="on").status_code == 302
+    signed_endpoint.refresh_from_db()
+    assert signed_endpoint.secret == ""
+
+
+def test_a_new_secret_and_removing_it_at_once_is_refused(admin_client, signed_endpoint):
+    response = change_post(admin_client, signed_endpoint, new_secret=signing.secret_generate(), remove_secret="on")
+    assert "Either type a new secret or remove the secret" in response.content.decode()
+    signed_endpoint.refresh_from_db()
+    assert signed_endpoint.secret == SECRET
+
+
+def test_the_masked_header_lines_as_shown_keep_every_value(admin_client, signed_endpoint):
+    assert change_post(admin_client, signed_endpoint).status_code == 302
+    signed_endpoint.refresh_from_db()
+    assert signed_endpoint.headers == {"X-Api-Key": HEADER_VALUE, "X-Pin": SHORT_HEADER_VALUE}
+
+
+def test_a_header_value_typed_in_full_replaces_it_and_a_deleted_line_removes_its_header(admin_client, signed_endpoint):
+    response = change_post(admin_client, signed_endpoint, headers_text="X-Api-Key: new-key-5678\nX-Tenant: acme")
+    assert response.status_code == 302
+    signed_endpoint.refresh_from_db()
+    assert signed_endpoint.headers == {"X-Api-Key": "new-key-5678", "X-Tenant": "acme"}
+
+
+def test_a_header_error_names_the_line_and_keeps_the_stored_headers(admin_client, signed_endpoint):
+    response = change_post(admin_client, signed_endpoint, headers_text="X-Api-Key: ••••••abce")
+    assert "Line 1: type the new value of X-Api-Key in full" in response.content.decode()
+    signed_endpoint.refresh_from_db()
+    assert signed_endpoint.headers == {"X-Api-Key": HEADER_VALUE, "X-Pin": SHORT_HEADER_VALUE}
+
+
+def test_the_secret_field_offers_a_generate_button_shaped_like_a_generated_secret(admin_client, signed_endpoint):
+    page = admin_client.get(change_url(signed_endpoint)).content.decode()
+    assert 'data-secret-prefix="whsec_" data-secret-bytes="32"' in page
+    assert 'id="id_new_secret"' in page and "getRandomValues" in page
 
 
 def test_deactivate_and_activate_actions_apply_to_the_very_next_ingress_request(admin_client):
