@@ -1,12 +1,13 @@
 /**
  * Signal Server — Gmail side (Google Apps Script).
  *
- * Every run takes the threads carrying the label (A_TRANSFERER_WEBHOOK by default), POSTs each unread
- * message to Signal Server's ingress, and removes the label from a thread only when every unread
- * message of it was answered HTTP 200 (processed, already_processed, skipped_…, deferred: all mean
- * "Signal Server has it"). Any other answer — 409 (ingress off, sending paused, outside the window),
- * 429, 5xx — or a network error keeps the label, so the next run sends the thread again; messages
- * already accepted then answer already_processed and are not delivered twice.
+ * Every run takes the threads carrying the label (A_TRANSFERER_WEBHOOK by default), POSTs their unread
+ * messages to Signal Server's batch ingress (…/api/ingress/gmail/batch: up to 50 messages a request,
+ * each request body within MAX_REQUEST_BYTES), and removes the label from a thread only when every
+ * unread message of it was answered HTTP 200 (processed, already_processed, skipped_…, deferred: all
+ * mean "Signal Server has it"). Any other answer — 409 (ingress off, sending paused, outside the
+ * window), 413, 429, 5xx — or a network error keeps the label, so the next run sends the thread again;
+ * messages already accepted then answer already_processed and are not delivered twice.
  *
  * Messages are left unread, as the legacy script did.
  *
@@ -17,12 +18,19 @@
  *   INGRESS_HMAC_SECRET  optional  when the service has INGRESS_HMAC_SECRET set: sign every request
  *   GMAIL_LABEL          optional  label to process (default A_TRANSFERER_WEBHOOK)
  *   THREADS_PER_RUN      optional  labelled threads handled per run (default 20, at most 100)
+ *   MAX_REQUEST_BYTES    optional  largest request body sent (default 10485760, the service's default
+ *                                  INGRESS_MAX_BYTES); a 413 naming a smaller limit lowers it for the run
  *   TRIGGER_MINUTES      optional  installTrigger() interval: 1, 5, 10, 15 or 30 (default 5)
  *
  * Entry point: processWebhookTransfer(). Run installTrigger() once to call it every few minutes.
  */
 
 var INGRESS_PATH = '/api/ingress/gmail';
+var BATCH_PATH = '/batch';
+var MAX_BATCH_ITEMS = 50;
+var DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+// `{"emails":[` and `]}` around the comma-separated items.
+var BATCH_ENVELOPE_BYTES = 13;
 var DEFAULT_LABEL = 'A_TRANSFERER_WEBHOOK';
 var DEFAULT_THREADS_PER_RUN = 20;
 var MAX_THREADS_PER_RUN = 100;
@@ -77,8 +85,11 @@ function signalConfig_() {
   if (!(threads >= 1)) {
     threads = DEFAULT_THREADS_PER_RUN;
   }
+  var maxBytes = parseInt(props.getProperty('MAX_REQUEST_BYTES') || String(DEFAULT_MAX_REQUEST_BYTES), 10);
   return {
     url: url,
+    batchUrl: url + BATCH_PATH,
+    maxRequestBytes: maxBytes > BATCH_ENVELOPE_BYTES ? maxBytes : DEFAULT_MAX_REQUEST_BYTES,
     token: token,
     hmacSecret: props.getProperty('INGRESS_HMAC_SECRET') || '',
     labelName: (props.getProperty('GMAIL_LABEL') || DEFAULT_LABEL).trim(),
@@ -92,53 +103,35 @@ function transferLabelledThreads_(config) {
     Logger.log('Gmail label "%s" not found; nothing to do.', config.labelName);
     return;
   }
-  var started = Date.now();
   var threads = label.getThreads(0, config.threadsPerRun);
+  var unread = threads.map(unreadMessages_);
+  var items = [];
+  unread.forEach(function (messages) {
+    items = items.concat(messages.map(pushItem_));
+  });
+  var codes = itemsPush_(items, config);
   var done = 0;
-  var kept = 0;
   for (var i = 0; i < threads.length; i++) {
-    if (Date.now() - started > RUN_BUDGET_MS) {
-      Logger.log('Time budget used; %s thread(s) left for the next run.', threads.length - i);
-      break;
-    }
-    var outcome = transferThread_(threads[i], config);
-    if (outcome === 'handled') {
+    // A thread goes once every unread message of it was answered 200; any other answer keeps it.
+    var handled = unread[i].every(function (message) {
+      return codes[message.getId()] === 200;
+    });
+    if (handled) {
       threads[i].removeLabel(label);
       done++;
-    } else {
-      kept++;
-      if (outcome === 'unauthorized') {
-        Logger.log('Stopping: the service refused the token or signature (401); check the script properties.');
-        break;
-      }
     }
   }
-  Logger.log('Run finished: %s thread(s) handled and unlabelled, %s kept for the next run.', done, kept);
+  Logger.log('Run finished: %s thread(s) handled and unlabelled, %s kept for the next run.', done, threads.length - done);
 }
 
-/** 'handled' when every unread message was answered 200; otherwise 'kept' (or 'unauthorized' on 401). */
-function transferThread_(thread, config) {
-  var messages = thread.getMessages();
-  var outcome = 'handled';
-  for (var i = 0; i < messages.length; i++) {
-    var message = messages[i];
-    if (!message.isUnread()) {
-      continue;
-    }
-    var answer = messagePush_(message, config);
-    if (answer.code === 200) {
-      continue;
-    }
-    outcome = answer.code === 401 ? 'unauthorized' : 'kept';
-    if (outcome === 'unauthorized') {
-      break;
-    }
-  }
-  return outcome;
+function unreadMessages_(thread) {
+  return thread.getMessages().filter(function (message) {
+    return message.isUnread();
+  });
 }
 
-function messagePush_(message, config) {
-  var body = JSON.stringify({
+function pushItem_(message) {
+  var json = JSON.stringify({
     sender: message.getFrom(),
     subject: message.getSubject(),
     date: message.getDate().toISOString(),
@@ -146,6 +139,64 @@ function messagePush_(message, config) {
     snippet: (message.getPlainBody() || '').substring(0, SNIPPET_LENGTH),
     message_id: message.getId(),
   });
+  return { id: message.getId(), json: json, bytes: utf8Length_(json) };
+}
+
+/**
+ * Sends the items in batches of at most 50 and at most maxRequestBytes; returns each message's HTTP
+ * code (0 when not sent). A 413 naming a smaller limit re-splits that batch; a 401 stops the run.
+ */
+function itemsPush_(items, config) {
+  var codes = {};
+  var started = Date.now();
+  var queue = batchesPlan_(items, config.maxRequestBytes);
+  while (queue.length) {
+    if (Date.now() - started > RUN_BUDGET_MS) {
+      Logger.log('Time budget used; %s batch(es) left for the next run.', queue.length);
+      break;
+    }
+    var batch = queue.shift();
+    var answer = batchPush_(batch, config);
+    if (answer.code === 413 && batch.length > 1 && answer.maxBytes > 0 && answer.maxBytes < config.maxRequestBytes) {
+      config.maxRequestBytes = answer.maxBytes;
+      queue = batchesPlan_(batch, answer.maxBytes).concat(queue);
+      continue;
+    }
+    batch.forEach(function (item, i) {
+      codes[item.id] = answer.codes[i];
+    });
+    if (answer.code === 401) {
+      Logger.log('Stopping: the service refused the token or signature (401); check the script properties.');
+      break;
+    }
+  }
+  return codes;
+}
+
+/** Consecutive batches of at most MAX_BATCH_ITEMS whose request body stays within maxBytes. */
+function batchesPlan_(items, maxBytes) {
+  var batches = [];
+  var current = [];
+  var size = BATCH_ENVELOPE_BYTES;
+  items.forEach(function (item) {
+    var grown = size + item.bytes + (current.length ? 1 : 0);
+    if (current.length && (current.length === MAX_BATCH_ITEMS || grown > maxBytes)) {
+      batches.push(current);
+      current = [];
+      grown = BATCH_ENVELOPE_BYTES + item.bytes;
+    }
+    current.push(item);
+    size = grown;
+  });
+  if (current.length) {
+    batches.push(current);
+  }
+  return batches;
+}
+
+/** One POST to the batch endpoint: `code` of the request, `codes` per item, `maxBytes` from a 413. */
+function batchPush_(batch, config) {
+  var body = '{"emails":[' + batch.map(function (item) { return item.json; }).join(',') + ']}';
   var headers = {
     Authorization: 'Bearer ' + config.token,
     'X-Source': 'GoogleAppsScript',
@@ -155,9 +206,9 @@ function messagePush_(message, config) {
     headers['X-Signature-Timestamp'] = timestamp;
     headers['X-Signature'] = 'sha256=' + hmacSha256Hex_(timestamp + '.' + body, config.hmacSecret);
   }
-  var ref = 'message ' + message.getId();
+  var response;
   try {
-    var response = UrlFetchApp.fetch(config.url, {
+    response = UrlFetchApp.fetch(config.batchUrl, {
       method: 'post',
       contentType: 'application/json; charset=utf-8',
       payload: body,
@@ -165,22 +216,61 @@ function messagePush_(message, config) {
       muteHttpExceptions: true,
       followRedirects: false,
     });
-    var code = response.getResponseCode();
-    Logger.log('%s: HTTP %s %s', ref, code, answerSummary_(response.getContentText()));
-    return { code: code };
   } catch (error) {
-    Logger.log('%s: not sent, label kept (%s)', ref, String(error && error.message ? error.message : error));
-    return { code: 0 };
+    var reason = String(error && error.message ? error.message : error);
+    batch.forEach(function (item) {
+      Logger.log('message %s: not sent, label kept (%s)', item.id, reason);
+    });
+    return { code: 0, codes: batch.map(function () { return 0; }) };
+  }
+  return batchAnswer_(batch, response.getResponseCode(), parseJson_(response.getContentText()));
+}
+
+/** Each item's answer from a 200; otherwise the request's own answer applies to every item. */
+function batchAnswer_(batch, code, answer) {
+  var results = code === 200 && answer && answer.results && answer.results.length === batch.length ? answer.results : null;
+  var codes = batch.map(function (item, i) {
+    var result = results ? results[i] : answer;
+    var itemCode = results ? result.code : code;
+    Logger.log('message %s: HTTP %s %s', item.id, itemCode, answerSummary_(result));
+    return itemCode;
+  });
+  return { code: code, codes: codes, maxBytes: answer && answer.max_bytes };
+}
+
+function parseJson_(text) {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    return { message: String(text || '').substring(0, 200) };
   }
 }
 
-function answerSummary_(text) {
-  try {
-    var answer = JSON.parse(text);
-    return answer.status || answer.message || text.substring(0, 200);
-  } catch (error) {
-    return String(text || '').substring(0, 200);
+/** UTF-8 length of a string, as the service counts the request body. */
+function utf8Length_(text) {
+  var bytes = 0;
+  for (var i = 0; i < text.length; i++) {
+    var unit = text.charCodeAt(i);
+    if (unit < 0x80) {
+      bytes += 1;
+    } else if (unit < 0x800) {
+      bytes += 2;
+    } else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      bytes += 4; // a surrogate pair: one 4-byte character
+      i++;
+    } else {
+      bytes += 3;
+    }
   }
+  return bytes;
+}
+
+function answerSummary_(answer) {
+  if (!answer) {
+    return '';
+  }
+  var summary = answer.status || answer.message || '';
+  return answer.retry_after ? summary + ' (retry after ' + answer.retry_after + ' s)' : summary;
 }
 
 /** Hex of HMAC-SHA256 over the UTF-8 bytes; Apps Script returns signed bytes (-128..127). */

@@ -61,3 +61,19 @@ def relabel(state: dict, *thread_ids: str) -> dict:
 
 def labels_of(state: dict, thread_id: str) -> list[str]:
     return next(t["labels"] for t in state["threads"] if t["id"] == thread_id)
+
+
+def pushed(state: dict) -> list[tuple[str, int]]:
+    """(message id, HTTP status it got) for every message the run sent, in order, across its batch requests."""
+    answers = []
+    for request in state["requests"]:
+        items = json.loads(request["body"])["emails"]
+        results = json.loads(request["response"]).get("results") if request.get("code") == 200 else None
+        for n, item in enumerate(items):
+            answers.append((item["message_id"], results[n]["code"] if results else request.get("code", 0)))
+    return answers
+
+
+def item_answers(state: dict) -> list[dict]:
+    """Each message's own answer (the batch result item), in order."""
+    return [result for r in state["requests"] for result in json.loads(r["response"])["results"]]

@@ -11,7 +11,17 @@ import uuid
 
 import pytest
 
-from tests.apps_script.script import LABEL, labels_of, mailbox, message, relabel, script_run, thread
+from tests.apps_script.script import (
+    LABEL,
+    item_answers,
+    labels_of,
+    mailbox,
+    message,
+    pushed,
+    relabel,
+    script_run,
+    thread,
+)
 from tests.service import TOKEN, LiveService, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs("node")]
@@ -56,8 +66,8 @@ def test_labelled_unread_messages_are_delivered_and_the_label_removed(service, r
 
     state = script_run(scenario)
 
-    assert [json.loads(r["body"])["message_id"] for r in state["requests"]] == [first, second]
-    assert [r["code"] for r in state["requests"]] == [200, 200]
+    assert pushed(state) == [(first, 200), (second, 200)]
+    assert len(state["requests"]) == 1
     assert labels_of(state, "t1") == []
     assert labels_of(state, "t2") == []
     payloads = delivered(receiver_live, [first, second])
@@ -71,8 +81,8 @@ def test_each_request_carries_the_gmail_fields_token_source_and_signature(servic
 
     request = state["requests"][0]
     assert request["code"] == 200, request.get("response")
-    sent = json.loads(request["body"])
-    assert request["url"] == service.url("/api/ingress/gmail")
+    sent = json.loads(request["body"])["emails"][0]
+    assert request["url"] == service.url("/api/ingress/gmail/batch")
     assert set(sent) == {"sender", "subject", "date", "body", "snippet", "message_id"}
     assert sent["sender"] == "Technique <technique@media-solution.fr>"
     assert sent["date"] == "2026-04-10T09:54:38.000Z"
@@ -82,7 +92,7 @@ def test_each_request_carries_the_gmail_fields_token_source_and_signature(servic
     assert request["headers"]["Authorization"] == f"Bearer {TOKEN}"
     assert request["headers"]["X-Source"] == "GoogleAppsScript"
     assert request["headers"]["X-Signature"].startswith("sha256=")
-    assert json.loads(request["response"])["status"] == "processed"
+    assert item_answers(state)[0]["status"] == "processed"
 
 
 def test_a_rerun_of_a_relabelled_thread_delivers_nothing_twice(service, receiver_live, properties):
@@ -92,7 +102,7 @@ def test_a_rerun_of_a_relabelled_thread_delivers_nothing_twice(service, receiver
 
     second = script_run(relabel(first, "t1"))
 
-    assert [json.loads(r["response"])["status"] for r in second["requests"]] == ["already_processed"]
+    assert [a["status"] for a in item_answers(second)] == ["already_processed"]
     assert labels_of(second, "t1") == []
     time.sleep(1)
     assert len(delivered(receiver_live, [message_id], timeout=0)) == 1
@@ -111,14 +121,14 @@ def test_a_409_keeps_the_label_and_the_next_run_delivers(service, receiver_live,
             "from configuration.models import RuntimeFlags; f = RuntimeFlags.load(); f.ingress_enabled = True; f.save()"
         )
 
-    assert [r["code"] for r in refused["requests"]] == [409]
+    assert pushed(refused) == [(message_id, 409)]
     assert labels_of(refused, "t1") == [LABEL]
     assert any("HTTP 409 Gmail ingress disabled" in line for line in refused["logs"])
     assert not delivered(receiver_live, [message_id], timeout=1)
 
     retried = script_run(relabel(refused, "t1"))
 
-    assert [r["code"] for r in retried["requests"]] == [200]
+    assert pushed(retried) == [(message_id, 200)]
     assert labels_of(retried, "t1") == []
     assert len(delivered(receiver_live, [message_id])) == 1
 
@@ -132,7 +142,7 @@ def test_a_thread_is_kept_when_only_some_of_its_messages_got_a_200(service, rece
 
     state = script_run(scenario)
 
-    assert [r["code"] for r in state["requests"]] == [200, 400]
+    assert pushed(state) == [(good, 200), (empty, 400)]
     assert labels_of(state, "t1") == [LABEL]
     assert len(delivered(receiver_live, [good])) == 1
 
@@ -173,7 +183,7 @@ def test_threads_per_run_bounds_one_run(service, properties):
     threads = [thread(f"t{i}", message(unique("m"), f"Lot {i}")) for i in range(3)]
     state = script_run(mailbox({**properties, "THREADS_PER_RUN": "2"}, *threads))
 
-    assert len(state["requests"]) == 2
+    assert len(pushed(state)) == 2
     assert [labels_of(state, f"t{i}") for i in range(3)] == [[], [], [LABEL]]
 
 
@@ -190,3 +200,64 @@ def test_install_trigger_replaces_the_previous_trigger():
         {"handler": "other", "everyMinutes": 1},
         {"handler": "processWebhookTransfer", "everyMinutes": 10},
     ]
+
+
+def test_a_run_sends_one_request_per_fifty_messages(service, receiver_live, properties):
+    threads = [thread(f"t{i}", message(unique("m"), f"Lot {i}a"), message(unique("m"), f"Lot {i}b")) for i in range(30)]
+    state = script_run(mailbox({**properties, "THREADS_PER_RUN": "30"}, *threads))
+
+    assert [len(json.loads(r["body"])["emails"]) for r in state["requests"]] == [50, 10]
+    assert {code for _, code in pushed(state)} == {200}
+    assert all(labels_of(state, f"t{i}") == [] for i in range(30))
+    assert len(delivered(receiver_live, [m for m, _ in pushed(state)], timeout=30)) == 60
+
+
+def test_requests_stay_within_max_request_bytes(service, properties):
+    threads = [thread(f"t{i}", message(unique("m"), f"Gros {i}", body="é" * 1000)) for i in range(5)]
+    state = script_run(mailbox({**properties, "MAX_REQUEST_BYTES": "6000"}, *threads))
+
+    sizes = [len(r["body"].encode("utf-8")) for r in state["requests"]]
+    assert len(sizes) >= 3 and max(sizes) <= 6000
+    assert [code for _, code in pushed(state)] == [200] * 5
+
+
+def test_a_413_naming_a_smaller_limit_splits_the_batch_and_keeps_only_what_cannot_fit(receiver_live, properties):
+    small = LiveService(
+        WEBHOOK_URL=receiver_live.url("/small"), INGRESS_HMAC_SECRET=HMAC_SECRET, INGRESS_MAX_BYTES="6000"
+    ).start()
+    try:
+        fits = [unique("m") for _ in range(3)]
+        too_big = unique("m")
+        threads = [thread(f"t{i}", message(m, f"Moyen {i}", body="x" * 2000)) for i, m in enumerate(fits)]
+        threads.append(thread("big", message(too_big, "Trop gros", body="x" * 8000)))
+        state = script_run(mailbox({**properties, "SIGNAL_SERVER_URL": small.url("")}, *threads))
+    finally:
+        small.stop()
+
+    assert state["requests"][0]["code"] == 413
+    assert dict(pushed(state)) == {**dict.fromkeys(fits, 200), too_big: 413}
+    assert [labels_of(state, f"t{i}") for i in range(3)] == [[], [], []]
+    assert labels_of(state, "big") == [LABEL]
+    assert all(len(r["body"].encode("utf-8")) <= 6000 for r in state["requests"][1:] if too_big not in r["body"])
+
+
+def test_a_rate_limited_message_keeps_its_label_and_the_log_says_when_to_retry(service, properties):
+    sender = f"Pressé <{unique('presse')}@media-solution.fr>"
+    first, second = unique("m"), unique("m")
+    set_limit = (
+        "from configuration.models import IngressSettings as S;"
+        "s = S.load(); s.rate_limit_per_sender_per_hour = {}; s.save()"
+    )
+    service.shell(set_limit.format(1))
+    try:
+        threads = [
+            thread("t1", message(first, "Un", **{"from": sender})),
+            thread("t2", message(second, "Deux", **{"from": sender})),
+        ]
+        state = script_run(mailbox(properties, *threads))
+    finally:
+        service.shell(set_limit.format(0))
+
+    assert pushed(state) == [(first, 200), (second, 429)]
+    assert labels_of(state, "t1") == [] and labels_of(state, "t2") == [LABEL]
+    assert any(f"message {second}: HTTP 429 Rate limit exceeded (retry after" in line for line in state["logs"])

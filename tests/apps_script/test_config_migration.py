@@ -3,13 +3,12 @@ fresh one, and the Apps Script (run under Node.js) delivers labelled mail throug
 """
 
 import base64
-import json
 import time
 
 import pytest
 from standardwebhooks import Webhook
 
-from tests.apps_script.script import labels_of, mailbox, message, relabel, script_run, thread
+from tests.apps_script.script import item_answers, labels_of, mailbox, message, relabel, script_run, thread
 from tests.service import TOKEN, LiveService
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs("node")]
@@ -59,7 +58,7 @@ def test_a_configuration_moved_to_a_fresh_instance_delivers_labelled_mail_exactl
         )
         state = script_run(scenario)
 
-        assert [json.loads(r["response"])["status"] for r in state["requests"]] == ["processed"] * 3
+        assert [a["status"] for a in item_answers(state)] == ["processed"] * 3
         assert labels_of(state, "t1") == labels_of(state, "t2") == []
         default = receiver_live.wait_for(3, timeout=15, path="/default")
         billing = receiver_live.wait_for(1, timeout=15, path="/billing")
@@ -72,7 +71,7 @@ def test_a_configuration_moved_to_a_fresh_instance_delivers_labelled_mail_exactl
 
         rerun = script_run(relabel(state, "t1", "t2"))
 
-        assert [json.loads(r["response"])["status"] for r in rerun["requests"]] == ["already_processed"] * 3
+        assert [a["status"] for a in item_answers(rerun)] == ["already_processed"] * 3
         time.sleep(1)
         assert len(receiver_live.wait_for(0, timeout=0, path="/default")) == 3
         assert len(receiver_live.wait_for(0, timeout=0, path="/billing")) == 1
