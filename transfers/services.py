@@ -1,8 +1,9 @@
 """File offload to the S3-compatible bucket (SPEC §8).
 
-`links_offload` runs in the task worker before a delivery's payload is frozen. Each provider link is
-copied once into the bucket and recorded as a `LinkPair`; later deliveries (the same e-mail's other
-endpoints, or another e-mail with the same link) reuse the copy. Workers coordinate through the
+`links_offload` runs in the delivery worker before a delivery's payload is first built. Each provider
+link is copied once into the bucket and recorded as a `LinkPair`; later deliveries (the same e-mail's
+other endpoints, or another e-mail with the same link) reuse the copy. `links_refresh` makes the copied
+links of a payload built earlier valid again for a retry or a replay. Workers coordinate through the
 LinkPair row: its creator, or whoever swaps an expired/stale/failed row back to `pending`, owns the
 transfer; the others wait for it, bounded by the owner's budget. Nothing here ever raises to the
 caller: on any failure the link goes out as it came, and the error is recorded on the LinkPair.
@@ -34,6 +35,8 @@ logger = logging.getLogger("transfers")
 FAILED_RETRY_AFTER = timedelta(minutes=10)
 # A stored copy is handed out only while the receiver still has this long to fetch it.
 REUSE_MIN_REMAINING = timedelta(hours=1)
+# The keys a copy adds to a link.
+COPY_KEYS = ("r2_url", "original_filename")
 # How long past its download budget a `pending` claim stays live (the upload runs after the download).
 CLAIM_UPLOAD_MARGIN_SECONDS = 120
 WAIT_POLL_SECONDS = 0.5
@@ -155,15 +158,24 @@ def _claim_lifetime(source_url: str, provider: str) -> timedelta:
 
 def _object_exists(pair: LinkPair) -> bool:
     """False only when the bucket says the object is gone (deleted early); an unreachable bucket is trusted."""
+    present = _object_present(pair.object_key)
+    if present is False:
+        logger.info("R2_TRANSFER: Stored copy %s is gone from the bucket; copying again", pair.object_key)
+    return present is not False
+
+
+def _object_present(key: str, *, quick: bool = False) -> bool | None:
+    """Whether the bucket holds the object; None when it could not tell (unreachable, or another error)."""
     try:
-        s3_client().head_object(Bucket=settings.R2_BUCKET, Key=pair.object_key)
+        s3_client(quick=quick).head_object(Bucket=settings.R2_BUCKET, Key=key)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            logger.info("R2_TRANSFER: Stored copy %s is gone from the bucket; copying again", pair.object_key)
             return False
-        logger.warning("R2_TRANSFER: Could not check %s (%s); reusing it", pair.object_key, _storage_error(exc))
+        logger.warning("R2_TRANSFER: Could not check %s (%s); trusting it", key, _storage_error(exc))
+        return None
     except BotoCoreError as exc:
-        logger.warning("R2_TRANSFER: Could not check %s (%s); reusing it", pair.object_key, _storage_error(exc))
+        logger.warning("R2_TRANSFER: Could not check %s (%s); trusting it", key, _storage_error(exc))
+        return None
     return True
 
 
@@ -264,11 +276,79 @@ def _link_enrich(plan: _Plan) -> dict:
     pair = plan.pair
     if plan.action != "use" or pair is None or pair.status != LinkPair.Status.STORED or not pair.object_key:
         return plan.link
-    remaining = (pair.expires_at - timezone.now()).total_seconds() if pair.expires_at else None
-    enriched = {**plan.link, "r2_url": object_url(pair.object_key, max_seconds=remaining)}
+    return _link_with_copy(plan.link, pair, timezone.now())
+
+
+def _link_with_copy(link: dict, pair: LinkPair, now: datetime) -> dict:
+    """The link with its copy's URL (a presigned one lives no longer than the copy) and the provider's file name."""
+    remaining = (pair.expires_at - now).total_seconds() if pair.expires_at else None
+    enriched = {**_link_without_copy(link), "r2_url": object_url(pair.object_key, max_seconds=remaining)}
     if pair.original_filename:
         enriched["original_filename"] = pair.original_filename
     return enriched
+
+
+def _link_without_copy(link: dict) -> dict:
+    return {key: value for key, value in link.items() if key not in COPY_KEYS}
+
+
+# --- the copies of a payload built earlier (retries and replays) ---------------------------------------------
+def links_refresh(links: list[dict]) -> list[dict]:
+    """The links of a payload built at an earlier attempt, each `r2_url` valid now.
+
+    A copy still live (stored, more than REUSE_MIN_REMAINING left, not missing from the bucket) gets its
+    URL again: presigned afresh for at most its remaining life, or the same public URL. A copy that has
+    expired or is gone, or any failure here, drops `r2_url` and `original_filename`: the link goes out as
+    if it had never been copied, with its provider URLs. Nothing is downloaded (a retry's lease covers its
+    HTTP try only), and nothing raises. With R2 off, the copies are dropped too.
+    """
+    if not any(_link_copied(link) for link in links):
+        return links
+    if not settings.R2_ENABLED:
+        return _links_without_copies(links)
+    try:
+        now = timezone.now()
+        live = _pairs_live([source[0] for link in links if _link_copied(link) and (source := _link_source(link))], now)
+        return [_link_refreshed(link, live, now) if _link_copied(link) else link for link in links]
+    except Exception:
+        logger.exception("R2_TRANSFER: Could not renew the copies' URLs; the original links are sent")
+        return _links_without_copies(links)
+
+
+def _link_copied(link) -> bool:
+    return isinstance(link, dict) and "r2_url" in link
+
+
+def _links_without_copies(links: list[dict]) -> list[dict]:
+    return [_link_without_copy(link) if _link_copied(link) else link for link in links]
+
+
+def _pairs_live(source_urls: list[str], now: datetime) -> dict[str, LinkPair]:
+    """The stored copies of these sources that receivers may still be given (one query, then a HEAD each)."""
+    pairs = LinkPair.objects.filter(
+        source_url__in=source_urls, status=LinkPair.Status.STORED, expires_at__gt=now + REUSE_MIN_REMAINING
+    ).exclude(object_key="")
+    live = {}
+    reachable = True
+    for pair in pairs:
+        # Once the bucket cannot answer, the other copies are trusted unchecked: an unreachable bucket costs
+        # the attempt one quick timeout, not one per link.
+        present = _object_present(pair.object_key, quick=True) if reachable else None
+        reachable = present is not None
+        if present is not False:
+            live[pair.source_url] = pair
+    return live
+
+
+def _link_refreshed(link: dict, live: dict[str, LinkPair], now: datetime) -> dict:
+    source = _link_source(link)
+    pair = live.get(source[0]) if source else None
+    if pair is None:
+        logger.info(
+            "R2_TRANSFER: The copy of a %s link has expired or is gone; the original link is sent", link.get("provider")
+        )
+        return _link_without_copy(link)
+    return _link_with_copy(link, pair, now)
 
 
 def object_key_build(provider: str, source_url: str, filename: str) -> str:

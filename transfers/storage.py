@@ -1,4 +1,4 @@
-"""The S3-compatible bucket (Cloudflare R2, or any S3 API): one boto3 client per process, object URLs."""
+"""The S3-compatible bucket (Cloudflare R2, or any S3 API): the process's boto3 clients, object URLs."""
 
 import threading
 from urllib.parse import quote
@@ -7,43 +7,56 @@ import boto3
 from botocore.config import Config
 from django.conf import settings
 
-_client = None
+# Checks made while a delivery's lease runs (a retry's HEAD, SPEC §8) must end well within its slack.
+QUICK_CONNECT_SECONDS = 1
+QUICK_READ_SECONDS = 2
+
+_clients: dict[bool, object] = {}
 _client_lock = threading.Lock()
 
 
-def s3_client():
-    """The process-wide client, built on first use (boto3 clients are thread-safe once built)."""
-    global _client
-    if _client is None:
+def s3_client(*, quick: bool = False):
+    """The process-wide client, built on first use (boto3 clients are thread-safe once built).
+
+    `quick` gives the client for checks made while a delivery waits: short timeouts and no retry, where
+    transfers get the configured timeouts and standard retries.
+    """
+    client = _clients.get(quick)
+    if client is None:
         with _client_lock:
-            if _client is None:
-                _client = boto3.session.Session().client(
-                    "s3",
-                    endpoint_url=settings.R2_ENDPOINT_URL,
-                    region_name="auto",  # required by the SDK, ignored by R2
-                    aws_access_key_id=settings.R2_ACCESS_KEY_ID,
-                    aws_secret_access_key=settings.R2_SECRET_ACCESS_KEY,
-                    config=Config(
-                        signature_version="s3v4",
-                        retries={"max_attempts": 3, "mode": "standard"},
-                        connect_timeout=settings.R2_API_CONNECT_TIMEOUT_SECONDS,
-                        read_timeout=settings.R2_API_READ_TIMEOUT_SECONDS,
-                        # Path-style works on R2, MinIO and AWS alike, and with an IP endpoint.
-                        s3={"addressing_style": "path"},
-                        # Not every S3-compatible store accepts the SDK's newer default checksum headers.
-                        request_checksum_calculation="when_required",
-                        response_checksum_validation="when_required",
-                    ),
-                )
-    return _client
+            client = _clients.get(quick)
+            if client is None:
+                client = _clients[quick] = _client_build(quick)
+    return client
+
+
+def _client_build(quick: bool):
+    retries = {"total_max_attempts": 1} if quick else {"max_attempts": 3}
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.R2_ENDPOINT_URL,
+        region_name="auto",  # required by the SDK, ignored by R2
+        aws_access_key_id=settings.R2_ACCESS_KEY_ID,
+        aws_secret_access_key=settings.R2_SECRET_ACCESS_KEY,
+        config=Config(
+            signature_version="s3v4",
+            retries={**retries, "mode": "standard"},
+            connect_timeout=QUICK_CONNECT_SECONDS if quick else settings.R2_API_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=QUICK_READ_SECONDS if quick else settings.R2_API_READ_TIMEOUT_SECONDS,
+            # Path-style works on R2, MinIO and AWS alike, and with an IP endpoint.
+            s3={"addressing_style": "path"},
+            # Not every S3-compatible store accepts the SDK's newer default checksum headers.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
 
 
 def s3_client_reset(**kwargs) -> None:
-    """Forget the client so the next use reads the settings again (connected to `setting_changed`)."""
-    global _client
+    """Forget the clients so the next use reads the settings again (connected to `setting_changed`)."""
     if kwargs.get("setting", "R2_").startswith("R2_"):
         with _client_lock:
-            _client = None
+            _clients.clear()
 
 
 def storage_configured() -> bool:

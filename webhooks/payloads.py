@@ -1,6 +1,7 @@
 """The outbound payload (SPEC §7): legacy key names and order, optional keys omitted when empty."""
 
 import json
+from collections.abc import Callable
 
 
 def payload_build(email, *, links: list[dict], routing_rule: dict | None) -> dict:
@@ -46,3 +47,16 @@ def test_payload_build(endpoint_name: str, sent_at: str) -> dict:
 def payload_serialize(payload: dict) -> bytes:
     """UTF-8 JSON, non-ASCII kept as is, Python's default separators (as the legacy sender)."""
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
+def payload_links_refresh(payload_json: str, refresh: Callable[[list[dict]], list[dict]]) -> str:
+    """A payload built earlier, its `delivery_links` passed through `refresh` when one carries a bucket copy
+    (`r2_url`, SPEC §8); otherwise the very same text, read without parsing unless it mentions `r2_url`."""
+    if '"r2_url"' not in payload_json:
+        return payload_json
+    payload = json.loads(payload_json)
+    links = payload.get("delivery_links")
+    if not isinstance(links, list) or not any(isinstance(link, dict) and "r2_url" in link for link in links):
+        return payload_json
+    payload["delivery_links"] = refresh(links)  # same place: the legacy key order is kept
+    return payload_serialize(payload).decode("utf-8")

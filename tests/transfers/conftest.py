@@ -3,10 +3,17 @@
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import boto3
 import pytest
 import requests
+import time_machine
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
 from tests.service import free_port
@@ -72,3 +79,33 @@ def files():
 
 def fetch(url: str) -> requests.Response:
     return requests.get(url, timeout=10)
+
+
+@pytest.fixture
+def clock():
+    """Every clock of the process (Django's, boto's signing, moto's) moved forward at will; time still runs.
+
+    `clock.shift(timedelta(hours=2))` is two hours later for the service and the bucket alike.
+    """
+    with time_machine.travel(timezone.now(), tick=True) as traveller:
+        yield traveller
+
+
+def presigned_window(url: str) -> tuple[datetime, datetime]:
+    """When a presigned GET starts and stops being valid, after checking its SigV4 signature against the
+    test credentials as S3 does (moto itself checks neither the signature nor the expiry)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    params = dict(query)
+    unsigned = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "X-Amz-Signature"])))
+    key_id, _day, region, service, _ = params["X-Amz-Credential"].split("/")
+    assert key_id == CREDENTIALS["aws_access_key_id"]
+    auth = S3SigV4QueryAuth(
+        Credentials(key_id, CREDENTIALS["aws_secret_access_key"]), service, region, expires=int(params["X-Amz-Expires"])
+    )
+    request = AWSRequest(method="GET", url=unsigned)
+    request.context["timestamp"] = params["X-Amz-Date"]
+    signature = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+    assert signature == params["X-Amz-Signature"], "the presigned URL's signature does not verify"
+    signed_at = datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return signed_at, signed_at + timedelta(seconds=int(params["X-Amz-Expires"]))

@@ -1,17 +1,22 @@
 """The offload as deliveries see it: copied before the first send, shared by endpoints, never blocking."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from standardwebhooks import Webhook
 
 from ingress.models import InboundEmail
 from tests.factories import TOKEN, endpoint_create, push_payload
 from tests.queue import send_due
-from tests.transfers.conftest import fetch
+from tests.receiver import Answer
+from tests.transfers.conftest import fetch, presigned_window
 from tests.transfers.fileserver import Route
+from tests.webhooks.conftest import SECRET
 from transfers.models import LinkPair
 from webhooks.models import WebhookDelivery
+from webhooks.services.deliveries import delivery_replay
 
 pytestmark = pytest.mark.django_db
 
@@ -58,16 +63,129 @@ def test_two_endpoints_of_one_email_share_one_copy(bucket, email, receiver, file
     assert first["r2_url"].split("?")[0] == second["r2_url"].split("?")[0]
 
 
-def test_a_retry_resends_the_frozen_payload_without_copying_again(bucket, email, receiver, files):
-    from tests.receiver import Answer
-
+def failed_once(email, receiver, **endpoint_fields) -> WebhookDelivery:
+    """A delivery whose first attempt got a 503: its payload is built with the copy, a retry is scheduled."""
     receiver.answer(Answer(503, "busy"))
-    delivery = WebhookDelivery.objects.create(email=email, endpoint=endpoint_create(url=receiver.url("/hook")))
-    send_due(delivery)
+    endpoint = endpoint_create(url=receiver.url("/hook"), **endpoint_fields)
+    delivery = WebhookDelivery.objects.create(email=email, endpoint=endpoint)
+    assert send_due(delivery) == "pending"
+    return delivery
+
+
+def due_now(delivery) -> None:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+
+
+def sent_links(receiver) -> list[list[dict]]:
+    return [request.json()["delivery_links"] for request in receiver.wait_for(2, path="/hook")]
+
+
+# retries and replays: each attempt's copy link is valid when it is sent --------------------------------------
+def test_a_retry_renews_the_copy_link_without_copying_again(bucket, email, receiver, files):
+    delivery = failed_once(email, receiver)
+    due_now(delivery)
     assert send_due(delivery) == "succeeded"
-    sent = [r.json()["delivery_links"][0]["r2_url"] for r in receiver.wait_for(2, path="/hook")]
-    assert sent[0] == sent[1] and len(files.hits) == 1
+    first, retry = (links[0]["r2_url"] for links in sent_links(receiver))
+    assert first.split("?")[0] == retry.split("?")[0] and len(files.hits) == 1
+
+
+def test_a_retry_after_the_presigned_link_expired_carries_a_fresh_one(bucket, settings, email, receiver, files, clock):
+    settings.R2_PRESIGN_SECONDS = 3600
+    delivery = failed_once(email, receiver)
+    clock.shift(timedelta(hours=2))
+
+    assert send_due(delivery) == "succeeded"
+
+    first, retry = (links[0]["r2_url"] for links in sent_links(receiver))
+    now = timezone.now()
+    assert presigned_window(first)[1] < now
+    signed_at, expires_at = presigned_window(retry)
+    assert signed_at <= now < expires_at
+    assert fetch(retry).content == ZIP and len(files.hits) == 1
+
+
+def test_a_renewed_link_lives_no_longer_than_the_copy(bucket, email, receiver, clock):
+    delivery = failed_once(email, receiver)
+    clock.shift(timedelta(hours=20))
+    send_due(delivery)
+    retry = sent_links(receiver)[1][0]["r2_url"]
+    assert presigned_window(retry)[1] <= LinkPair.objects.get().expires_at
+
+
+def test_a_retry_after_the_copy_expired_sends_the_original_link(bucket, email, receiver, files, clock):
+    delivery = failed_once(email, receiver)
+    clock.shift(timedelta(hours=27, minutes=30))  # the default schedule's last retry
+
+    assert send_due(delivery) == "succeeded"
+
+    assert sent_links(receiver)[1] == email.links
+    assert len(files.hits) == 1
+
+
+def test_a_retry_does_not_hand_out_a_copy_gone_from_the_bucket(bucket, email, receiver):
+    delivery = failed_once(email, receiver)
+    bucket.client.delete_object(Bucket=bucket.name, Key=LinkPair.objects.get().object_key)
+    due_now(delivery)
+    send_due(delivery)
+    assert sent_links(receiver)[1] == email.links
+
+
+def test_a_replay_after_the_copy_expired_sends_the_original_link(bucket, email, receiver, clock):
+    delivery = WebhookDelivery.objects.create(email=email, endpoint=endpoint_create(url=receiver.url("/hook")))
+    assert send_due(delivery) == "succeeded"
+    clock.shift(timedelta(days=3))
+
+    delivery_replay(WebhookDelivery.objects.get(pk=delivery.pk))
+    assert send_due(delivery) == "succeeded"
+
+    first, replayed = sent_links(receiver)
+    assert "r2_url" in first[0] and replayed == email.links
+
+
+def test_the_delivery_records_the_body_its_last_attempt_sent(bucket, email, receiver, clock):
+    delivery = failed_once(email, receiver)
+    clock.shift(timedelta(hours=2))
+    send_due(delivery)
+    delivery.refresh_from_db()
+    first, retry = (request.body for request in receiver.wait_for(2, path="/hook"))
+    assert delivery.payload_json.encode() == retry != first
+    assert delivery.attempts.order_by("number").last().request_size == len(retry)
+
+
+def test_a_renewed_body_is_signed_as_sent(bucket, email, receiver, clock):
+    delivery = failed_once(email, receiver, secret=SECRET)
+    clock.shift(timedelta(hours=2))
+    send_due(delivery)
+    first, retry = receiver.wait_for(2, path="/hook")
+    assert first.body != retry.body
+    assert Webhook(SECRET).verify(retry.body, retry.headers) == retry.json()
+
+
+def test_a_public_copy_url_is_resent_unchanged_while_the_copy_lives(bucket, settings, email, receiver, clock):
+    settings.R2_PUBLIC_BASE_URL = "https://files.acme.fr"
+    delivery = failed_once(email, receiver)
+    clock.shift(timedelta(hours=2))
+    send_due(delivery)
+    first, retry = receiver.wait_for(2, path="/hook")
+    assert retry.body == first.body and "https://files.acme.fr/" in retry.body.decode()
+
+
+def test_a_public_copy_url_is_dropped_once_the_copy_expired(bucket, settings, email, receiver, clock):
+    settings.R2_PUBLIC_BASE_URL = "https://files.acme.fr"
+    delivery = failed_once(email, receiver)
+    clock.shift(timedelta(hours=25))
+    send_due(delivery)
+    assert sent_links(receiver)[1] == email.links
+
+
+def test_a_retry_takes_a_newer_copy_of_the_same_source(bucket, email, receiver, clock):
+    delivery = failed_once(email, receiver)
+    clock.shift(timedelta(hours=25))
+    LinkPair.objects.update(expires_at=timezone.now() + timedelta(days=1))  # another e-mail copied it again
+    send_due(delivery)
+    retry = sent_links(receiver)[1][0]
+    assert retry["original_filename"] == "photos.zip" and fetch(retry["r2_url"]).content == ZIP
+    assert presigned_window(retry["r2_url"])[1] > timezone.now()
 
 
 def test_a_storage_failure_still_delivers_the_original_link(bucket, settings, email, receiver):

@@ -13,7 +13,7 @@ from tests.transfers.conftest import fetch
 from tests.transfers.fileserver import Route
 from transfers import services
 from transfers.models import LinkPair
-from transfers.services import links_offload
+from transfers.services import links_offload, links_refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -147,6 +147,29 @@ def test_a_public_base_url_gives_plain_object_urls(bucket, settings, zip_link):
     [link] = links_offload([zip_link])
     key = LinkPair.objects.get().object_key
     assert link["r2_url"] == "https://files.acme.fr/" + quote(key)
+
+
+# links_refresh: the copies of a payload built earlier --------------------------------------------------------
+def test_a_refresh_leaves_links_without_a_copy_untouched_without_a_query(bucket, zip_link, django_assert_num_queries):
+    links = [zip_link]
+    with django_assert_num_queries(0):
+        assert links_refresh(links) is links
+
+
+def test_a_refresh_keeps_each_link_and_its_keys_in_order(bucket, files, zip_link):
+    plain = link_to("https://www.dropbox.com/s/xyz/plan.pdf?dl=1")
+    copied = links_offload([zip_link])[0]
+    refreshed = links_refresh([plain, copied])
+    assert refreshed[0] == plain and list(refreshed[1]) == list(copied)
+    assert fetch(refreshed[1]["r2_url"]).content == ZIP
+
+
+def test_a_refresh_with_an_unreachable_bucket_keeps_the_copies(bucket, settings, zip_link):
+    [copied] = links_offload([zip_link])
+    settings.R2_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
+    [refreshed] = links_refresh([copied])
+    assert refreshed["r2_url"].startswith(settings.R2_ENDPOINT_URL)
+    assert refreshed["original_filename"] == copied["original_filename"]
 
 
 def test_a_source_another_worker_is_copying_is_not_downloaded_twice(bucket, settings, monkeypatch, zip_link, files):

@@ -20,6 +20,12 @@ def test_one_client_per_process_signed_s3v4_in_region_auto(bucket):
     assert client.meta.endpoint_url == bucket.endpoint
 
 
+def test_the_quick_client_gives_up_within_a_few_seconds(bucket):
+    config = s3_client(quick=True).meta.config
+    assert (config.connect_timeout, config.read_timeout, config.retries["total_max_attempts"]) == (1, 2, 1)
+    assert s3_client(quick=True) is not s3_client()
+
+
 def test_changed_settings_build_a_new_client(bucket, settings, moto_url):
     before = s3_client()
     settings.R2_ENDPOINT_URL = moto_url + "/"

@@ -14,6 +14,7 @@ from tests.receiver import Answer
 from tests.webhooks.conftest import SECRET
 from webhooks.models import DeliveryAttempt, WebhookDelivery
 from webhooks.services.queue import deliveries_claim
+from webhooks.services.sending import attempts_record, deliveries_load, delivery_attempt
 
 pytestmark = pytest.mark.django_db
 
@@ -266,3 +267,22 @@ def test_retries_resend_the_first_body_byte_for_byte(make_delivery, receiver):
     first, second = receiver.requests
     assert first.body == second.body
     assert list(second.json())[:3] == ["microsoft_graph_email_id", "email_id", "subject"]
+
+
+def test_a_retry_without_bucket_copies_costs_no_query_before_its_post(
+    make_delivery, receiver, settings, django_assert_num_queries
+):
+    receiver.answer(Answer(503))
+    delivery = make_delivery()
+    send_due(delivery)
+    settings.R2_ENABLED = True
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    (claim,) = deliveries_claim(1).claims
+    loaded = deliveries_load([claim])[delivery.pk]
+
+    with django_assert_num_queries(0):
+        sent = delivery_attempt(claim, loaded)
+
+    assert attempts_record([sent])[delivery.pk] == "succeeded"
+    first, second = receiver.requests
+    assert first.body == second.body

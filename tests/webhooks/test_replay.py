@@ -72,6 +72,21 @@ def test_a_succeeded_delivery_can_be_replayed(make_delivery, receiver):
     assert delivery_replay(WebhookDelivery.objects.get(pk=delivery.pk)).status == "pending"
 
 
+def test_a_replay_with_r2_turned_off_sends_the_links_without_their_copies(make_delivery, receiver, settings, email):
+    delivery = failed_delivery(make_delivery, receiver)
+    payload = delivery.payload
+    payload["delivery_links"] = [{**email.links[0], "r2_url": "https://files.acme.fr/dropbox/a/b/f.zip",
+                                  "original_filename": "f.zip"}]
+    delivery.payload = payload  # built while R2 was on
+    delivery.save(update_fields=["payload_json"])
+    settings.R2_ENABLED = False
+
+    delivery_replay(delivery)
+    assert send_due(delivery) == "succeeded"
+
+    assert receiver.requests[1].json()["delivery_links"] == email.links
+
+
 def test_a_cancelled_delivery_can_be_replayed(make_delivery):
     delivery = make_delivery()
     delivery_cancel(delivery)

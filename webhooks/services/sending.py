@@ -1,12 +1,12 @@
 """Sending claimed deliveries (SPEC §7): their payloads, their HTTP tries, and what the answers change.
 
-Sending and recording are apart. `delivery_attempt` builds the payload and makes the HTTP tries; it
-writes nothing (but the file offload's own records), so the worker runs it in sender threads that never
-queue for the database's write lock. `attempts_record` then records a batch of finished attempts in one
-transaction: each attempt closed with its answer, each delivery moved on (succeeded, failed, a retry
-at its scheduled time, or paused when its endpoint is gone or inactive), and each lane told the
-outcomes. Whatever a receiver answers, and whatever raises inside a send, ends as a recorded attempt:
-a receiver cannot crash a worker.
+Sending and recording are apart. `delivery_attempt` builds the payload (at the first attempt; later ones
+renew its bucket links) and makes the HTTP tries; it writes nothing (but the file offload's own records),
+so the worker runs it in sender threads that never queue for the database's write lock.
+`attempts_record` then records a batch of finished attempts in one transaction: each attempt closed with
+its answer, each delivery moved on (succeeded, failed, a retry at its scheduled time, or paused when its
+endpoint is gone or inactive), and each lane told the outcomes. Whatever a receiver answers, and whatever
+raises inside a send, ends as a recorded attempt: a receiver cannot crash a worker.
 """
 
 import logging
@@ -20,10 +20,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from transfers.services import links_offload
+from transfers.services import links_offload, links_refresh
 from webhooks import lanes, outcomes, signing
 from webhooks.models import DeliveryAttempt, DeliverySettings, EndpointLane, WebhookDelivery, WebhookEndpoint
-from webhooks.payloads import payload_build
+from webhooks.payloads import payload_build, payload_links_refresh
 from webhooks.schedule import retry_after_seconds, retry_delay
 from webhooks.services.endpoints import endpoints_deactivate
 from webhooks.services.queue import Claim, lane_limits, lane_of, lane_store
@@ -60,7 +60,7 @@ class Sent:
 
     claim: Claim
     delivery: WebhookDelivery
-    payload_json: str = ""  # built by this attempt: frozen when it is recorded
+    payload_json: str = ""  # the body this attempt built or renewed (what it sent): recorded on the delivery
     tries: list[Try] = field(default_factory=list)
 
     @cached_property
@@ -82,12 +82,18 @@ def deliveries_load(claims: list[Claim]) -> dict[int, WebhookDelivery]:
 
 
 def delivery_attempt(claim: Claim, delivery: WebhookDelivery) -> Sent:
-    """The claimed attempt: the payload (built at the first attempt), then the POST, and at once the other
-    mode after a 415 when the endpoint falls back."""
+    """The claimed attempt: the payload (built at the first attempt, its bucket links renewed at the later
+    ones), then the POST, and at once the other mode after a 415 when the endpoint falls back."""
     sent = Sent(claim, delivery)
     if not delivery.payload_json:
         delivery.payload = _payload_for(delivery)
         sent.payload_json = delivery.payload_json
+    else:
+        # A presigned link, or the copy behind it, may have expired since (SPEC §8): this try's body has
+        # links valid now. A payload without bucket links goes out byte for byte, at no cost.
+        renewed = payload_links_refresh(delivery.payload_json, links_refresh)
+        if renewed != delivery.payload_json:
+            delivery.payload_json = sent.payload_json = renewed
     endpoint = delivery.endpoint
     body = delivery.payload_json.encode("utf-8")
     modes = [endpoint.delivery_mode]
