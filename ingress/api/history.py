@@ -5,6 +5,7 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 
+from core.filters import StrictFilterSet
 from ingress.models import InboundEmail
 from ingress.selectors import email_detail_queryset, emails_list
 from webhooks.api.filters import UTCIsoDateTimeFilter
@@ -12,7 +13,7 @@ from webhooks.api.serializers import DeliverySummarySerializer
 from webhooks.api.views import AUTH_ERRORS, BAD_QUERY, NOT_FOUND
 
 
-class EmailFilter(filters.FilterSet):
+class EmailFilter(StrictFilterSet):
     status = filters.MultipleChoiceFilter(
         choices=InboundEmail.Status.choices, help_text="Repeat to combine: `?status=processed&status=deferred`."
     )

@@ -71,6 +71,13 @@ def test_since_until_and_subject_filters(api):
     assert len(email_ids(api.get(EMAILS, {"until": (now - timedelta(days=1)).isoformat()}))) == 1
 
 
+@pytest.mark.parametrize("name", ["status", "until", "sender"])
+def test_an_empty_filter_is_a_400_naming_it(api, name):
+    response = api.get(f"{EMAILS}?{name}=")
+    assert response.status_code == 400
+    assert response.json() == {name: ["This parameter may not be empty."]}
+
+
 def test_an_unknown_status_is_a_400(api):
     response = api.get(EMAILS, {"status": "lost"})
     assert response.status_code == 400 and "status" in response.json()

@@ -160,6 +160,14 @@ def test_an_unknown_status_is_a_400_naming_the_filter(api):
     assert "status" in response.json()
 
 
+@pytest.mark.parametrize("query", ["status=", "until=", "since=%20", "endpoint=", "status=failed&status="])
+def test_an_empty_filter_is_a_400_naming_it(api, query):
+    response = api.get(f"{DELIVERIES}?{query}")
+    assert response.status_code == 400
+    name = query.rsplit("&", 1)[-1].split("=")[0]
+    assert response.json() == {name: ["This parameter may not be empty."]}
+
+
 def test_endpoint_filter_takes_an_id_or_a_name(api):
     billing = endpoint_create(name="billing")
     mine = delivery_create(email_create(), billing)

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 
+from core.filters import StrictFilterSet
 from webhooks.models import WebhookDelivery
 from webhooks.selectors import endpoint_id_parse
 
@@ -26,7 +27,7 @@ class UTCIsoDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UTCIsoDateTimeField
 
 
-class DeliveryFilter(filters.FilterSet):
+class DeliveryFilter(StrictFilterSet):
     status = filters.MultipleChoiceFilter(
         choices=WebhookDelivery.Status.choices, help_text="Repeat to combine: `?status=failed&status=pending`."
     )
