@@ -65,9 +65,7 @@ class IngressSettings(SingletonModel):
         if errors:
             raise ValidationError(errors)
         self.absence_days = [day.strip().lower() for day in self.absence_days]
-        self.sender_allowlist = sorted(
-            {address.strip().lower() for address in self.sender_allowlist if address.strip()}
-        )
+        self.sender_allowlist = validators.allowlist_normalise(self.sender_allowlist)
 
 
 class ConfigVersion(models.Model):

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 
+from core.addresses import sender_email_parse
 from core.times import WEEKDAYS, time_parse
 
 
@@ -59,3 +60,8 @@ def absence_validate(enabled: bool, days) -> None:
 def allowlist_validate(addresses) -> None:
     if not isinstance(addresses, list) or any(not isinstance(a, str) for a in addresses):
         raise ValidationError("The allowlist is a list of e-mail addresses.")
+
+
+def allowlist_normalise(addresses: list[str]) -> list[str]:
+    """Each address in the canonical form ingress compares senders in, once, sorted."""
+    return sorted({sender_email_parse(address) for address in addresses} - {""})

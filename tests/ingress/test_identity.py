@@ -1,9 +1,13 @@
-"""Sender parsing and email_id (SPEC §3.2; legacy-verified values)."""
+"""Who sent an e-mail and which e-mail it is: sender parsing, email_id (SPEC §3.2; legacy-verified values),
+and the canonical sender in deduplication and the allowlist."""
 
 import pytest
 
+from configuration.models import IngressSettings
 from core.addresses import sender_email_parse
 from ingress.identity import email_id_compute
+from ingress.models import InboundEmail
+from tests.factories import push_payload, settings_update
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -36,3 +40,25 @@ def test_email_id_matches_the_legacy_formula(subject, sender, date, expected):
 def test_message_id_replaces_the_legacy_formula():
     with_id = email_id_compute(subject="a", sender_email="b", date="c", message_id="<x@mail.gmail.com>")
     assert with_id == "3d4bd1ec40cd18a268d698549f75d09a"
+
+
+def test_the_same_email_from_another_spelling_of_its_sender_is_already_processed(push, default_endpoint):
+    payload = push_payload(sender="Jo <jo@acme.fr>")
+    first = push(payload).json()
+    again = push({**payload, "sender": 'Jo <"JO"@acme.fr.>'}).json()
+    assert (again["status"], again["email_id"]) == ("already_processed", first["email_id"])
+
+
+def test_the_email_records_the_canonical_sender(push, default_endpoint):
+    push(push_payload(sender="Jo <jo@acme.fr\u200b>"))
+    assert InboundEmail.objects.get().sender_email == "jo@acme.fr"
+
+
+def test_an_allowed_sender_is_allowed_in_any_spelling(push, default_endpoint):
+    settings_update(sender_allowlist=["jo@acme.fr"])
+    assert push(push_payload(sender='"jo"@ACME.fr.')).json()["status"] == "processed"
+
+
+def test_allowlist_entries_are_stored_in_canonical_form(db):
+    settings_update(sender_allowlist=['"Jo"@ACME.fr.', "jo@acme.fr", "Boss <boss@acme.fr>>", " "])
+    assert IngressSettings.load().sender_allowlist == ["boss@acme.fr", "jo@acme.fr"]
