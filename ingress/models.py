@@ -44,3 +44,19 @@ class InboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject[:60] or '(no subject)'} [{self.email_id[:8]}]"
+
+
+class SenderHourCount(models.Model):
+    """Pushes of one sender in one clock hour: the rate limit's count when no Redis is shared by every process."""
+
+    hour = models.BigIntegerField(help_text="Hours since the Unix epoch.")
+    sender = models.CharField(max_length=320, help_text="The canonical address (core.addresses).")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "sender hour count"
+        # Leads with the hour, so that dropping past hours reads the index too.
+        constraints = [models.UniqueConstraint(fields=["hour", "sender"], name="one_count_per_sender_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.sender} hour {self.hour}: {self.count}"
