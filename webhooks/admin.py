@@ -14,8 +14,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from core.admin import SingletonAdmin
+from core.secrets import secret_mask
 from webhooks import outcomes
-from webhooks.forms import WebhookEndpointForm, value_mask
+from webhooks.forms import WebhookEndpointForm
 from webhooks.models import DeliveryAttempt, DeliverySettings, WebhookDelivery, WebhookEndpoint, WorkerHeartbeat
 from webhooks.selectors import lanes_health
 from webhooks.services.deliveries import (
@@ -189,7 +190,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def custom_headers(self, obj):
         if not obj.headers:
             return "—"
-        lines = ((name, value_mask(value)) for name, value in obj.headers.items())
+        lines = ((name, secret_mask(value)) for name, value in obj.headers.items())
         return format_html("<pre style='margin:0'>{}</pre>", format_html_join("\n", "{}: {}", lines))
 
     @admin.display(description="Last delivery", ordering="last_delivery_at")

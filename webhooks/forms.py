@@ -7,22 +7,14 @@ data): the page shows them masked, and a stored value changes only when staff ty
 from django import forms
 from django.core.exceptions import ValidationError
 
+from core.secrets import MASK, secret_mask
 from webhooks import signing, validators
 from webhooks.models import WebhookEndpoint
-
-MASK = "••••••"
-# Shorter values are masked whole: their last 4 characters would give most of them away.
-MASK_SHOWS_LAST_4_FROM = 12
-
-
-def value_mask(value: str) -> str:
-    """`••••••ab12`: enough to tell two values apart, never enough to use one."""
-    return MASK + value[-4:] if len(value) >= MASK_SHOWS_LAST_4_FROM else MASK
 
 
 def headers_masked_text(headers: dict) -> str:
     """The custom headers as the form shows them: one `Name: ••••••ab12` line each."""
-    return "\n".join(f"{name}: {value_mask(value)}" for name, value in headers.items())
+    return "\n".join(f"{name}: {secret_mask(value)}" for name, value in headers.items())
 
 
 def headers_parse(text: str, current: dict) -> dict:
@@ -56,7 +48,7 @@ def _header_line_error(number: int, name: str, value: str, seen: dict, current_b
     current = current_by_name.get(name.lower())
     if current is None and (not value or MASK in value):
         return f"Line {number}: {name} is a new header: type its value."
-    if MASK in value and value != value_mask(current):
+    if MASK in value and value != secret_mask(current):
         return f"Line {number}: type the new value of {name} in full, or leave its masked value as shown to keep it."
     return None
 
