@@ -61,7 +61,8 @@ class GmailPushSerializer(serializers.Serializer):
 
     def validate_sender(self, value: str) -> str:
         limit = column_length("sender_email")
-        if len(value) > limit and len(sender_email_parse(value)) > limit:
+        # Only a longer value, or a non-ASCII one (NFKC may lengthen it), can make a longer address.
+        if (len(value) > limit or not value.isascii()) and len(sender_email_parse(value)) > limit:
             raise serializers.ValidationError(f"The address is longer than {limit} characters.")
         return value
 

@@ -112,6 +112,8 @@ def test_a_malformed_signature_timestamp_is_401_not_500(push, settings, timestam
             "Ops <" + "a" * 310 + "@" + "b" * 20 + ".fr>",
             "Invalid field: sender (The address is longer than 320 characters.)",
         ),
+        # 30 characters that NFKC turns into 338 (its spaces dropped).
+        ("\ufdfa" * 22 + "@acme.fr", "Invalid field: sender (The address is longer than 320 characters.)"),
     ],
 )
 def test_a_sender_longer_than_its_column_is_400_on_every_database(push, default_endpoint, sender, message):
@@ -130,3 +132,8 @@ def test_a_source_header_is_cut_to_its_column(push, default_endpoint):
     response = push(push_payload(), headers={"HTTP_X_SOURCE": "s" * 5000})
     assert response.status_code == 200
     assert InboundEmail.objects.get(email_id=response.json()["email_id"]).source == "s" * 100
+
+
+def test_a_sender_whose_lower_case_outgrows_the_column_is_400(push, default_endpoint):
+    response = push(push_payload(sender="\u0130" * 200 + "@d.fr"))  # "İ" lower-cases to two characters
+    assert response.status_code == 400
