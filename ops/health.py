@@ -5,13 +5,14 @@ import uuid
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core.times import seconds_since
+from ops.models import WriteProbe
 from webhooks.selectors import heartbeat_last_at, queue_oldest_due, workers_alive
 
 logger = logging.getLogger("ops.health")
@@ -26,10 +27,20 @@ def health(request):
 
 
 def _check_database(now) -> dict:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-    return {"ok": True}
+    """The database commits a write: one upsert of one row. A database that reads but cannot write (disk
+    full, read-only) would otherwise look ready while every push answers 500."""
+    try:
+        with transaction.atomic():
+            WriteProbe.objects.bulk_create(
+                [WriteProbe(pk=1, checked_at=now)], update_conflicts=True, unique_fields=["id"],
+                update_fields=["checked_at"],
+            )
+    except DatabaseError as exc:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")  # unreachable raises here, and the check says so
+        logger.warning("HEALTH: the database refused a write: %s", exc)
+        return {"ok": False, "writable": False, "error": f"database cannot take a write ({type(exc).__name__})"}
+    return {"ok": True, "writable": True}
 
 
 def _check_cache(now) -> dict:

@@ -116,21 +116,26 @@ def redis_executor(directory: Path, port: int | None = None):
 
 def postgresql_start(directory: Path) -> str:
     """A PostgreSQL cluster of its own on loopback (pytest-postgresql); returns the URL of database `signal`."""
+    executor = postgresql_executor(directory)
+    executor.start()
+    _servers.append((executor, directory))
+    return f"postgres://postgres@127.0.0.1:{executor.port}/signal"
+
+
+def postgresql_executor(directory: Path):
+    """An unstarted PostgreSQL executor (pytest-postgresql), files under `directory`; stopping it keeps them,
+    so it can be started again on the same data and port."""
     from pytest_postgresql.executors import PostgreSQLExecutor
 
     directory.mkdir(parents=True)
     pg_ctl = _pg_ctl_for_this_user(prerequisites.tool_path("postgresql"), directory)
-    port = free_port()
-    executor = PostgreSQLExecutor(
-        executable=pg_ctl, host="127.0.0.1", port=port, datadir=str(directory / "data"),
+    return PostgreSQLExecutor(
+        executable=pg_ctl, host="127.0.0.1", port=free_port(), datadir=str(directory / "data"),
         unixsocketdir=str(directory), logfile=str(directory / "postgresql.log"), startparams="-w",
         dbname="signal", user="postgres",
         # Durability is not under test; a fresh cluster per run makes these safe and the suite faster.
         postgres_options="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
     )
-    executor.start()
-    _servers.append((executor, directory))
-    return f"postgres://postgres@127.0.0.1:{port}/signal"
 
 
 def _pg_ctl_for_this_user(pg_ctl: str, directory: Path) -> str:

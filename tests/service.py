@@ -58,13 +58,14 @@ class LiveService:
             "PROCESS_API_TOKEN": TOKEN,
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
             "SIGNAL_VAR_DIR": str(self.var_dir),
-            "DATABASE_URL": self._database_url(),
             "CACHE_KEY_PREFIX": f"signal-e2e-{uuid.uuid4().hex[:8]}",
             "WEB_CONCURRENCY": "2",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         }
         self.env.update({k: str(v) for k, v in env.items()})
+        if "DATABASE_URL" not in env:  # a database given by the test is the test's to make and drop
+            self.env["DATABASE_URL"] = self._database_url()
         self.process: subprocess.Popen | None = None
         self.log_path = self.var_dir / "service.log"
 

@@ -1,7 +1,12 @@
 """Load, concurrency and fault behaviour of the real service (bounded in count and time, loopback only)."""
 
+import re
+import shutil
+import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -90,3 +95,90 @@ def test_redis_outage_keeps_ingress_answering_from_the_database(receiver_live, r
 
 def test_health_answers_while_the_service_runs(service):
     assert requests.get(service.url("/health"), timeout=5).json() == {"status": "ok"}
+
+
+@pytest.fixture
+def postgresql_server():
+    """A PostgreSQL cluster of the test's own (pytest-postgresql's executor), so it can be stopped and started."""
+    directory = Path(tempfile.mkdtemp(prefix="signal-pg-restart-"))
+    executor = servers.postgresql_executor(directory / "postgresql")
+    executor.start()
+    yield executor
+    executor.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+class Burst:
+    """Pushes e-mails one after another from a thread, noting when each was answered and how (or that the
+    connection was refused), until told to stop or `limit` pushes were made."""
+
+    def __init__(self, live: LiveService, *, limit: int, pause: float):
+        self.live, self.limit, self.pause = live, limit, pause
+        self.answers: list[tuple[float, int | str, dict]] = []  # (answered at, status or "refused", body)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "Burst":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        for n in range(self.limit):
+            if self._stop.is_set():
+                return
+            try:
+                response = self.live.push(email(7000 + n))
+                self.answers.append((time.monotonic(), response.status_code, response.json()))
+            except requests.ConnectionError:
+                self.answers.append((time.monotonic(), "refused", {}))
+            self._stop.wait(self.pause)
+
+    def wait_for(self, condition, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition(list(self.answers)):
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def outage_lines_per_process(log: str) -> dict[str, int]:
+    """How many times each process (by pid) logged that the database was unavailable."""
+    pids = re.findall(r"\[(\d+)\] [\w.]+: .*database unavailable", log)
+    return {pid: pids.count(pid) for pid in pids}
+
+
+@pytest.mark.needs("postgresql")
+def test_a_postgresql_restart_mid_burst_loses_no_accepted_email(receiver_live, postgresql_server):
+    database_url = f"postgres://postgres@127.0.0.1:{postgresql_server.port}/postgres"
+    live = LiveService(WEBHOOK_URL=receiver_live.url("/pg-restart"), DATABASE_URL=database_url).start()
+    burst = Burst(live, limit=80, pause=0.1).start()
+    try:
+        assert burst.wait_for(lambda answers: len(answers) >= 10, timeout=30)
+        postgresql_server.stop()
+        time.sleep(2)  # a restart that takes a while: pushes keep coming meanwhile
+        postgresql_server.start()
+        back_at = time.monotonic()
+        burst.wait_for(lambda answers: sum(a[0] > back_at and a[1] == 200 for a in answers) >= 10, timeout=20)
+    finally:
+        burst.stop()
+    try:
+        answers = burst.answers
+        refused = [a for a in answers if a[1] == "refused"]
+        during = [(a[1], a[2]) for a in answers if a[1] != 200]
+        assert refused == [], "the web must answer throughout, never refuse a connection"
+        assert during and all(code in (409, 500, 503) and body["success"] is False for code, body in during)
+        first_200_after = min(a[0] for a in answers if a[0] > back_at and a[1] == 200)
+        assert first_200_after - back_at < 5
+        accepted = {a[2]["email_id"] for a in answers if a[1] == 200}
+        got = receiver_live.wait_for(len(accepted), timeout=30, path="/pg-restart")
+        assert {r.json()["email_id"] for r in got} >= accepted
+        log = live.log()
+        assert "Traceback" not in log
+        assert "lost the database" in log and set(outage_lines_per_process(log).values()) == {1}
+    finally:
+        live.stop()

@@ -28,7 +28,7 @@ from collections import deque
 from django.db import DatabaseError, InterfaceError, close_old_connections, connections
 from django.utils import timezone
 
-from webhooks.models import DeliverySettings
+from webhooks.models import DeliverySettings, WebhookDelivery
 from webhooks.selectors import delivery_newest_id
 from webhooks.services.endpoints import deliveries_pause_align
 from webhooks.services.heartbeat import heartbeat_forget, heartbeat_record
@@ -98,6 +98,7 @@ class DeliveryWorker:
         self.started_at = timezone.now()
         self._claims: queue.SimpleQueue = queue.SimpleQueue()
         self._running: dict[int, Claim] = {}  # by delivery id: claimed and not recorded yet
+        self._unloaded: list[Claim] = []  # claimed, not read yet
         self._finished: list[Sent] = []  # attempts made, waiting to be recorded
         self._settled = 0  # sends finished so far
         self._changed = threading.Condition()
@@ -156,18 +157,19 @@ class DeliveryWorker:
         try:
             self._record()
             self._maintain()
-            free = self.concurrency - len(self._running)
+            free = self.concurrency - len(self._running) - len(self._unloaded)
             claimed = deliveries_claim(free, turn=self._turn) if free and self._claiming() else None
-            deliveries = deliveries_load(claimed.claims) if claimed and claimed.claims else {}
+            self._unloaded += claimed.claims if claimed else []
+            ready = self._load()
         except DATABASE_ERRORS as exc:
             self._outage(exc)
             return None
         self._outage_over()
         self._turn += 1
         with self._changed:
-            for claim in claimed.claims if claimed else ():
+            for claim, delivery in ready:
                 self._running[claim.delivery_id] = claim
-                self._claims.put((claim, deliveries[claim.delivery_id]))
+                self._claims.put((claim, delivery))
             busy = len(self._running)
         timeout = self.poll_seconds
         if claimed is not None and claimed.wait_until is not None:
@@ -198,6 +200,17 @@ class DeliveryWorker:
             return False
         self._last_claim, self._next_scan, self._settled_at_claim = now, now + SCAN_SECONDS, self._settled
         return True
+
+    def _load(self) -> list[tuple[Claim, WebhookDelivery]]:
+        """The claimed deliveries, to hand out. Claims whose read failed (the database went away right after
+        the claim) are read again next round, not left to their lease; one taken back meanwhile (its lease ran
+        out during the outage) belongs to another attempt and is dropped."""
+        if not self._unloaded:
+            return []
+        deliveries = deliveries_load(self._unloaded)
+        claims, self._unloaded = self._unloaded, []
+        held = [(claim, deliveries.get(claim.delivery_id)) for claim in claims]
+        return [(claim, delivery) for claim, delivery in held if delivery and delivery.claim_token == claim.token]
 
     def _record(self) -> None:
         """Record the attempts the senders finished since the last round, RECORD_BATCH per transaction:
@@ -262,7 +275,9 @@ class DeliveryWorker:
         """The database is unreachable: log once, back off, and try again with a fresh connection."""
         if self._outage_since is None:
             self._outage_since = time.monotonic()
-            logger.error("Delivery worker %s: database unavailable (%s); retrying", self.worker_id, exc)
+            # With the error as exc_info, the outage filter (ops.outages) folds the sender threads' failures
+            # of this outage into this one line.
+            logger.error("Delivery worker %s: lost the database; retrying with backoff", self.worker_id, exc_info=exc)
         close_old_connections()
         waited = time.monotonic() - self._outage_since
         self._stopping.wait(min(OUTAGE_BACKOFF_MAX_SECONDS, 0.5 + waited / 2))
@@ -292,7 +307,7 @@ class DeliveryWorker:
         except DATABASE_ERRORS:
             logger.exception("WEBHOOK_SENDER: finished attempts left to their lease")
         with self._changed:
-            left = list(self._running.values())
+            left = list(self._running.values()) + self._unloaded
         for claim in left:
             try:
                 delivery_interrupt(claim, reason="its worker stopped")

@@ -325,9 +325,13 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "core.logging.RedactSecretsFilter"}},
+    # One line per database or Redis outage and process, not a traceback per request (ops/outages.py);
+    # before the redaction, which then also covers the error text it adds.
+    "filters": {"outage": {"()": "ops.outages.OutageLogFilter"}, "redact": {"()": "core.logging.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["outage", "redact"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Replaces Django's default "django" logger, whose debug-only console handler printed every line twice.

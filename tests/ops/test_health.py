@@ -1,11 +1,14 @@
 """Liveness and readiness (SPEC §9): database, cache, delivery workers and the age of the oldest due delivery."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
+from ops.models import WriteProbe
 from tests.factories import endpoint_create
 from tests.history_factories import delivery_create, email_create
 from webhooks.models import EndpointLane, WebhookDelivery, WorkerHeartbeat
@@ -144,3 +147,38 @@ def test_heartbeats_of_workers_gone_for_a_day_are_dropped():
     WorkerHeartbeat.objects.update(beat_at=timezone.now() - timedelta(days=2))
     beat("new-worker")
     assert list(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) == ["new-worker"]
+
+
+
+@contextmanager
+def database_read_only():
+    """This connection's database refuses writes, enforced by the engine itself: SQLite's query_only (as a
+    read-only file), PostgreSQL's default_transaction_read_only (as a standby, or an operator's lock)."""
+    on, off = {
+        "sqlite": ("PRAGMA query_only = ON", "PRAGMA query_only = OFF"),
+        "postgresql": ("SET default_transaction_read_only = on", "SET default_transaction_read_only = off"),
+    }[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(on)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(off)
+
+
+def test_ready_proves_the_database_commits_a_write(client):
+    beat()
+    assert ready(client)[1]["checks"]["database"] == {"ok": True, "writable": True}
+    assert WriteProbe.objects.get().checked_at > timezone.now() - timedelta(seconds=5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ready_is_503_naming_the_database_when_it_cannot_take_a_write(client):
+    beat()
+    with database_read_only():
+        status, body = ready(client)
+    assert status == 503
+    assert body["failing"] == ["database"]
+    assert body["checks"]["database"]["writable"] is False
+    assert body["checks"]["database"]["error"].startswith("database cannot take a write (")

@@ -3,24 +3,29 @@ a clean stop, and its heartbeat. The worker runs in this process, its sender thr
 database connections, against real receivers on 127.0.0.1."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from ingress.models import InboundEmail
 from tests.factories import endpoint_create
 from tests.receiver import Answer, Receiver
 from webhooks.models import WebhookDelivery, WorkerHeartbeat
+from webhooks.services.queue import deliveries_claim
+from webhooks.services.sending import deliveries_recover_expired
 from webhooks.worker import DeliveryWorker, IngressPressure
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def deliveries_to(endpoint, count: int, start: int = 0) -> list[WebhookDelivery]:
+def deliveries_to(endpoint, count: int, start: int = 0, links: list | None = None) -> list[WebhookDelivery]:
     made = []
     for n in range(start, start + count):
         email = InboundEmail.objects.create(
-            email_id=f"{n:032x}", sender="a@b.fr", sender_email="a@b.fr", body="<p>x</p>", status="processed"
+            email_id=f"{n:032x}", sender="a@b.fr", sender_email="a@b.fr", body="<p>x</p>", status="processed",
+            links=links or [],
         )
         made.append(WebhookDelivery.objects.create(email=email, endpoint=endpoint))
     return made
@@ -158,3 +163,48 @@ def test_while_pushes_pour_in_the_worker_claims_once_per_yield(receiver, monkeyp
     finally:
         running.stop()
         thread.join(timeout=10)
+
+
+# --- leases: a claim comes back when its attempt could really have ended ---------------------------------------
+FILE_LINK = {"provider": "dropbox", "raw_url": "https://www.dropbox.com/scl/fi/a/f.pdf?dl=0",
+             "direct_url": "https://www.dropbox.com/scl/fi/a/f.pdf?dl=1"}
+FOLDER_LINK = {"provider": "dropbox", "raw_url": "https://www.dropbox.com/scl/fo/a/b?dl=0",
+               "direct_url": "https://www.dropbox.com/scl/fo/a/b?dl=1"}
+
+
+@pytest.fixture
+def bucket_on(settings):
+    settings.R2_ENABLED = True
+    settings.R2_DOWNLOAD_TIMEOUT_SECONDS, settings.R2_FOLDER_TIMEOUT_SECONDS = 15, 120
+    settings.DELIVERY_LEASE_GRACE_SECONDS = 5
+
+
+def lease_seconds(delivery: WebhookDelivery) -> float:
+    delivery.refresh_from_db()
+    return (delivery.lease_expires_at - delivery.last_attempt_at).total_seconds()
+
+
+def test_a_claim_is_leased_for_its_tries_timeout_times_tries():
+    (delivery,) = deliveries_to(endpoint_create(timeout_seconds=10, fallback_on_415=True), 1)
+    deliveries_claim(1)
+    assert lease_seconds(delivery) == 2 * 10 + 5
+
+
+def test_a_payload_to_build_is_leased_for_each_links_copy_then_its_tries(bucket_on):
+    endpoint = endpoint_create(timeout_seconds=10, fallback_on_415=False)
+    (delivery,) = deliveries_to(endpoint, 1, links=[FILE_LINK, FOLDER_LINK])
+    deliveries_claim(1)
+    # each copy: its download budget (file 15 s, folder 120 s) plus the 120 s the transfers app grants an upload
+    assert lease_seconds(delivery) == (15 + 120) + (120 + 120) + 10 + 5
+
+
+def test_a_claim_whose_worker_died_copying_comes_back_once_the_copy_could_have_ended(bucket_on):
+    (delivery,) = deliveries_to(endpoint_create(timeout_seconds=10, fallback_on_415=False), 1, links=[FILE_LINK])
+    claimed_at = timezone.now()
+    deliveries_claim(1, now=claimed_at)  # and the worker dies before its first try (a full disk, a kill)
+    lease_and_grace = 15 + 120 + 10 + 5 + 5
+
+    assert deliveries_recover_expired(now=claimed_at + timedelta(seconds=lease_and_grace - 1)) == 0
+    assert deliveries_recover_expired(now=claimed_at + timedelta(seconds=lease_and_grace + 1)) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and delivery.claim_token == ""

@@ -11,7 +11,7 @@ and never both claim one delivery. On SQLite every write transaction goes throug
 
 import logging
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,15 +20,17 @@ from django.db import transaction
 from django.db.models import Case, Count, F, Value, When
 from django.utils import timezone
 
+from transfers.download import download_budget
+from transfers.services import CLAIM_UPLOAD_MARGIN_SECONDS
 from webhooks import lanes
 from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger("webhooks")
 
 Status = WebhookDelivery.Status
-# While the payload is prepared (the file offload of §8 may take minutes), then per HTTP try: the
-# endpoint timeout (the transport's hard bound), twice with the 415 fallback, plus room for the writes.
-PREPARE_LEASE = timedelta(minutes=10)
+# A lease is what the attempt can really take, so a claim whose worker died comes back no later than that:
+# per HTTP try the endpoint timeout (the transport's hard bound), twice with the 415 fallback, plus room
+# for the writes; before the first try of a payload still to build, each link's copy to the bucket (§8).
 TRY_LEASE_SLACK = timedelta(seconds=5)
 
 
@@ -83,6 +85,18 @@ def lane_store(row: EndpointLane, lane: lanes.Lane) -> None:
 def try_lease(endpoint: WebhookEndpoint) -> timedelta:
     tries = 2 if endpoint.fallback_on_415 else 1
     return timedelta(seconds=endpoint.timeout_seconds) * tries + TRY_LEASE_SLACK
+
+
+def prepare_lease(endpoint: WebhookEndpoint, links: list) -> timedelta:
+    """The first attempt of a payload still to build: every link copied to the bucket, one after another at
+    worst (its download budget, plus the upload time the transfers app grants a copy), then the tries."""
+    copies = sum(
+        download_budget(link.get("direct_url") or link.get("raw_url") or "", link.get("provider") or "")
+        + CLAIM_UPLOAD_MARGIN_SECONDS
+        for link in links
+        if isinstance(link, dict)
+    )
+    return timedelta(seconds=copies) + try_lease(endpoint)
 
 
 # --- claiming ----------------------------------------------------------------------------------------------
@@ -203,10 +217,11 @@ def _rows_claim(due, endpoint: WebhookEndpoint, limit: int, now: datetime, *, pr
     if not rows:
         return []
     token = uuid.uuid4().hex
-    for prepared in {row[1] for row in rows}:
-        # A payload still to build may copy files to the bucket first (SPEC §8): a longer first lease.
-        lease = try_lease(endpoint) if prepared or not settings.R2_ENABLED else PREPARE_LEASE
-        WebhookDelivery.objects.filter(pk__in=[row[0] for row in rows if row[1] == prepared]).update(
+    by_lease = defaultdict(list)
+    for pk, lease in _leases(endpoint, rows).items():
+        by_lease[lease].append(pk)
+    for lease, pks in by_lease.items():
+        WebhookDelivery.objects.filter(pk__in=pks).update(
             status=Status.SENDING, claim_token=token, lease_expires_at=now + lease, last_attempt_at=now,
             attempt_count=F("attempt_count") + 1, series_attempt_count=F("series_attempt_count") + 1, updated_at=now,
         )
@@ -218,3 +233,14 @@ def _rows_claim(due, endpoint: WebhookEndpoint, limit: int, now: datetime, *, pr
         for pk, _, attempts, series in rows
     )
     return [Claim(pk, endpoint.pk, token, attempt=attempts + 1, probe=probe) for pk, _, attempts, _ in rows]
+
+
+def _leases(endpoint: WebhookEndpoint, rows: list) -> dict[int, timedelta]:
+    """Each claimed row's lease: its tries, and first the copies of its links when its payload is still to
+    build with the bucket on (SPEC §8)."""
+    leases = {pk: try_lease(endpoint) for pk, *_ in rows}
+    to_build = [pk for pk, prepared, *_ in rows if not prepared]
+    if settings.R2_ENABLED and to_build:
+        links = WebhookDelivery.objects.filter(pk__in=to_build).values_list("pk", "email__links")
+        leases.update({pk: prepare_lease(endpoint, email_links or []) for pk, email_links in links})
+    return leases
