@@ -26,6 +26,11 @@ class InboundEmail(models.Model):
     body = models.TextField()
     body_preview = models.CharField(max_length=200, blank=True)
     source = models.CharField(max_length=100, blank=True, help_text="X-Source header.")
+    recipients = models.JSONField(
+        default=dict, blank=True, help_text="To, Cc, Reply-To and Delivered-To addresses, when the script sends them."
+    )
+    headers = models.JSONField(default=dict, blank=True, help_text="Allowlisted headers the script sent.")
+    attachments = models.JSONField(default=list, blank=True, help_text="Name, size and type of each attachment.")
     detector = models.CharField(max_length=40, blank=True, db_index=True)
     delivery_time = models.CharField(max_length=40, blank=True)
     is_urgent = models.BooleanField(default=False)

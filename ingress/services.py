@@ -38,6 +38,12 @@ class InboundPush:
     date: str = ""
     message_id: str = ""
     source: str = ""
+    # Optional facts newer Apps Scripts send (all empty from older ones):
+    # {"to": [...], "cc": [...], "reply_to": [...], "delivered_to": [...]}, canonical addresses each;
+    recipients: dict = field(default_factory=dict)
+    # allowlisted headers, lower-case name -> value; and attachment metadata ({name, size, content_type}).
+    headers: dict = field(default_factory=dict)
+    attachments: tuple = ()
 
 
 @dataclass
@@ -88,6 +94,9 @@ def email_decide(
         "date": push.date,
         "body": push.body,
         "source": push.source,
+        "recipients": push.recipients,
+        "headers": push.headers,
+        "attachments": list(push.attachments),
     }
     if config.sender_allowlist and sender_email not in config.sender_allowlist:
         return IngressDecision(
