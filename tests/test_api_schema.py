@@ -85,7 +85,7 @@ def test_the_ingress_request_bodies_are_described(schema, path, required):
 def test_every_ingress_answer_is_described(schema):
     push = schema["paths"]["/api/ingress/gmail"]["post"]["responses"]
     batch = schema["paths"]["/api/ingress/gmail/batch"]["post"]["responses"]
-    assert set(push) == {"200", "400", "401", "409", "413", "429", "500"}
-    assert set(batch) == {"200", "400", "401", "413", "500"}
+    assert set(push) == {"200", "400", "401", "409", "413", "429", "500", "503"}
+    assert set(batch) == {"200", "400", "401", "413", "500", "503"}
     item = schema["components"]["schemas"]["GmailBatchItemAnswer"]["properties"]
     assert {"code", "retry_after", "status", "message", "email_id"} <= set(item)

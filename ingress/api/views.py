@@ -3,6 +3,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, InternalError, OperationalError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
@@ -20,6 +21,11 @@ from ingress.auth import bearer_token_valid, request_signature_valid
 from ingress.services import InboundPush, IngestResult, email_ingest
 
 logger = logging.getLogger("ingress")
+
+# The database cannot be reached or written (down, restarting, disk full, a read-only standby): nothing
+# was recorded.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, InternalError)
+RETRY_AFTER_UNAVAILABLE_SECONDS = 5
 
 
 def _respond(result: IngestResult) -> Response:
@@ -95,6 +101,10 @@ class IngressView(APIView):
             return self.handle_payload(data, request.headers.get("X-Source", "")[: column_length("source")])
         except RequestDataTooBig:
             return _respond(_too_large())
+        except DATABASE_UNAVAILABLE:
+            logger.exception("INGRESS: 503 database unavailable")
+            retry_after = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE_SECONDS)}
+            return _respond(IngestResult.refused(503, "Service unavailable", **retry_after))
         except Exception:
             logger.exception("INGRESS: unexpected error")
             return _respond(IngestResult.refused(500, "Internal error"))
@@ -129,7 +139,7 @@ class GmailPushView(IngressView):
     @extend_schema(
         operation_id="ingress_gmail_push",
         request={"application/json": GmailPushSerializer},
-        responses={code: GmailPushAnswerSerializer for code in (200, 400, 401, 409, 413, 429, 500)},
+        responses={code: GmailPushAnswerSerializer for code in (200, 400, 401, 409, 413, 429, 500, 503)},
         parameters=AUTH_PARAMETERS,
         auth=[{"IngressBearer": []}],
         summary="Push one e-mail",
@@ -147,7 +157,7 @@ class GmailBatchView(IngressView):
         request={"application/json": GmailBatchSerializer},
         responses={
             200: GmailBatchAnswerSerializer,
-            **{code: GmailPushAnswerSerializer for code in (400, 401, 413, 500)},
+            **{code: GmailPushAnswerSerializer for code in (400, 401, 413, 500, 503)},
         },
         parameters=AUTH_PARAMETERS,
         auth=[{"IngressBearer": []}],
@@ -166,6 +176,8 @@ class GmailBatchView(IngressView):
         for item in emails:
             try:
                 result = push_process(item, source)
+            except DATABASE_UNAVAILABLE:
+                raise  # the whole batch is a 503; on the retry, items already recorded answer already_processed
             except Exception:
                 logger.exception("INGRESS: unexpected error in batch item")
                 result = IngestResult.refused(500, "Internal error")

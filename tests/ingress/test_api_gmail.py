@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from ingress.models import InboundEmail
 from routing.models import RoutingCondition, RoutingRule
+from tests.database import database_read_only
 from tests.factories import endpoint_create, flags_update, push_payload, settings_update
 from webhooks.models import WebhookDelivery
 
@@ -378,3 +379,15 @@ def test_a_request_over_the_size_limit_names_the_limit(push, settings, path):
     response = push({"emails": [payload]} if path.endswith("batch") else payload, path=path)
     assert response.status_code == 413
     assert response.json() == {"success": False, "message": "Payload too large", "max_bytes": 1000}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/api/ingress/gmail", "/api/ingress/gmail/batch"])
+def test_a_database_that_cannot_take_the_write_is_503_with_retry_after(push, default_endpoint, path):
+    payload = {"emails": [push_payload(), push_payload()]} if path.endswith("batch") else push_payload()
+    with database_read_only():
+        response = push(payload, path=path)
+    assert response.status_code == 503
+    assert response.json() == {"success": False, "message": "Service unavailable"}
+    assert response["Retry-After"] == "5"
+    assert not InboundEmail.objects.exists()

@@ -1,14 +1,13 @@
 """Liveness and readiness (SPEC §9): database, cache, delivery workers and the age of the oldest due delivery."""
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
 from ops.models import WriteProbe
+from tests.database import database_read_only
 from tests.factories import endpoint_create
 from tests.history_factories import delivery_create, email_create
 from webhooks.models import EndpointLane, WebhookDelivery, WorkerHeartbeat
@@ -148,23 +147,6 @@ def test_heartbeats_of_workers_gone_for_a_day_are_dropped():
     beat("new-worker")
     assert list(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) == ["new-worker"]
 
-
-
-@contextmanager
-def database_read_only():
-    """This connection's database refuses writes, enforced by the engine itself: SQLite's query_only (as a
-    read-only file), PostgreSQL's default_transaction_read_only (as a standby, or an operator's lock)."""
-    on, off = {
-        "sqlite": ("PRAGMA query_only = ON", "PRAGMA query_only = OFF"),
-        "postgresql": ("SET default_transaction_read_only = on", "SET default_transaction_read_only = off"),
-    }[connection.vendor]
-    with connection.cursor() as cursor:
-        cursor.execute(on)
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(off)
 
 
 def test_ready_proves_the_database_commits_a_write(client):

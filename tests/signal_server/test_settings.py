@@ -1,6 +1,7 @@
 """Settings read from the environment, checked in a fresh process as an operator would start it."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +31,17 @@ def test_serve_listens_where_host_and_port_say(tmp_path):
     assert settings_read(code, tmp_path, HOST="0.0.0.0", PORT="9100", WEB_THREADS="4", ACCESS_LOG="true") == (
         "0.0.0.0 9100 4 True"
     )
+
+
+def test_a_postgresql_that_never_answers_fails_a_connection_within_its_connect_timeout(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts TCP, never speaks PostgreSQL
+        port = silent.getsockname()[1]
+        code = (
+            "import time\nfrom django.db import connection, OperationalError\nstarted = time.monotonic()\n"
+            "try:\n    connection.ensure_connection()\nexcept OperationalError:\n"
+            "    print(round(time.monotonic() - started))"
+        )
+        waited = settings_read(
+            code, tmp_path, DATABASE_URL=f"postgres://u:p@127.0.0.1:{port}/db", DATABASE_CONNECT_TIMEOUT_SECONDS="2"
+        )
+    assert waited in {"2", "3"}
