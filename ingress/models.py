@@ -41,6 +41,10 @@ class InboundEmail(models.Model):
     deliver_after = models.DateTimeField(null=True, blank=True)
     decision = models.JSONField(default=dict, blank=True, help_text="Why it was routed the way it was.")
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Measured by the web process itself; empty for rows recorded before it was.
+    answer_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Milliseconds from the push request's start to this decision."
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
