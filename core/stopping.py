@@ -13,11 +13,13 @@ class StopRequest:
 
     def __init__(self):
         self.requested = False
+        self.signal_name = ""  # SIGTERM or SIGINT, once one arrived
         signal.signal(signal.SIGINT, self._request)
         signal.signal(signal.SIGTERM, self._request)
 
     def _request(self, signum, frame) -> None:
         self.requested = True
+        self.signal_name = signal.Signals(signum).name
 
     def sleep(self, seconds: float, step: float = 0.2) -> None:
         """Sleep up to `seconds`, returning within `step` of a stop request."""

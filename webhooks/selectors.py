@@ -25,6 +25,12 @@ def deliveries_list() -> QuerySet[WebhookDelivery]:
     )
 
 
+def endpoints_for_startup() -> list[WebhookEndpoint]:
+    """Every endpoint, the default first: what the service's start-up lines list."""
+    fields = ("name", "url", "is_default", "is_active", "deactivated_reason")
+    return list(WebhookEndpoint.objects.order_by("-is_default", "name").only(*fields))
+
+
 def endpoint_id_parse(reference: str) -> int | None:
     """The id an endpoint reference spells, if it is one (ASCII digits in the database's range)."""
     reference = reference.strip()

@@ -29,7 +29,14 @@ RETRY_AFTER_UNAVAILABLE_SECONDS = 5
 
 
 def _respond(result: IngestResult) -> Response:
+    _bad_request_log(result)
     return Response(result.body, status=result.status_code, headers=result.headers)
+
+
+def _bad_request_log(result: IngestResult) -> None:
+    # The legacy line operators alert on (`INGRESS: 400 Invalid JSON payload`), for every 400.
+    if result.status_code == 400:
+        logger.warning("INGRESS: 400 %s", result.body.get("message", ""))
 
 
 def _too_large() -> IngestResult:
@@ -41,6 +48,7 @@ def _too_large() -> IngestResult:
 
 def batch_item_answer(result: IngestResult) -> dict:
     """A batch item's answer: the push answer, its HTTP status, and the wait a 429 would have sent."""
+    _bad_request_log(result)
     item = {**result.body, "code": result.status_code}
     if "Retry-After" in result.headers:
         item["retry_after"] = int(result.headers["Retry-After"])

@@ -391,3 +391,19 @@ def test_a_database_that_cannot_take_the_write_is_503_with_retry_after(push, def
     assert response.json() == {"success": False, "message": "Service unavailable"}
     assert response["Retry-After"] == "5"
     assert not InboundEmail.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "line"),
+    [("not json", "INGRESS: 400 Invalid JSON payload"), ('{"body": "x"}', "INGRESS: 400 Missing field: sender")],
+)
+def test_each_400_is_logged_as_the_legacy_alert_line(push, caplog, raw, line):
+    with caplog.at_level("WARNING", logger="ingress"):
+        assert push(None, raw=raw).status_code == 400
+    assert line in caplog.messages
+
+
+def test_a_400_batch_item_is_logged_too(push, caplog):
+    with caplog.at_level("WARNING", logger="ingress"):
+        push({"emails": ["junk"]}, path="/api/ingress/gmail/batch")
+    assert "INGRESS: 400 Invalid JSON payload" in caplog.messages

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from configuration.selectors import admin_usernames
+from core.network import url_mask
 from core.stopping import StopRequest
 from signal_server.sqlite_checkpoint import (
     CHECKPOINT_INTERVAL_SECONDS,
@@ -27,6 +28,7 @@ from signal_server.sqlite_checkpoint import (
     uses_sqlite,
     wal_checkpoint,
 )
+from webhooks.selectors import endpoints_for_startup
 
 STOP_GRACE_SECONDS = 20
 RESTART_FIRST_DELAY = 1.0
@@ -63,6 +65,21 @@ class Child:
         delay = min(RESTART_MAX_DELAY, RESTART_FIRST_DELAY * 2 ** (self.quick_failures - 1))
         self.restart_at = time.monotonic() + delay
         return delay
+
+
+def endpoint_lines() -> list[str]:
+    """What receives the mail, as operators check it at start: names, masked URLs (paths hold tokens), state."""
+    endpoints = endpoints_for_startup()
+    if not endpoints:
+        return ["ENDPOINTS: none configured; pushes answer 409 until one exists"]
+    lines = [f"ENDPOINTS: {len(endpoints)} configured"]
+    for endpoint in endpoints:
+        state = "active" if endpoint.is_active else f"inactive ({endpoint.deactivated_reason or 'by staff'})"
+        default = ", default" if endpoint.is_default else ""
+        lines.append(f"  {endpoint.name}: {url_mask(endpoint.url)} ({state}{default})")
+    if not any(e.is_default and e.is_active for e in endpoints):
+        lines.append("  no active default endpoint: e-mails no rule routes are not delivered")
+    return lines
 
 
 def delivery_worker_command(python: str, worker_id: str) -> list[str]:
@@ -118,7 +135,7 @@ class Command(BaseCommand):
                 next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL_SECONDS
             stop.sleep(0.1)
         if stop.requested:
-            self.stdout.write("PROCESS: stop requested (SIGTERM or Ctrl-C); stopping web and workers")
+            self.stdout.write(f"PROCESS: {stop.signal_name} received; stopping web and workers")
         self._stop([child.process for child in children])
         sys.exit(exit_code)
 
@@ -163,7 +180,7 @@ class Command(BaseCommand):
                     "  no admin user yet: set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD and start "
                     "again, or run `.venv/bin/python manage.py createsuperuser`"
                 )
-        return "\n".join(lines)
+        return "\n".join(lines + endpoint_lines())
 
     def _gunicorn(self, python, options):
         command = [

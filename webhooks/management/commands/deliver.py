@@ -1,5 +1,6 @@
 """The delivery worker: `manage.py deliver` sends due deliveries until SIGTERM or SIGINT."""
 
+import logging
 import os
 import signal
 import sys
@@ -8,6 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from webhooks.worker import DeliveryWorker
+
+logger = logging.getLogger("webhooks")
 
 
 class Command(BaseCommand):
@@ -31,8 +34,14 @@ class Command(BaseCommand):
             stop_grace=settings.DELIVERY_STOP_GRACE_SECONDS, worker_id=worker_id,
             ingress_yield=settings.DELIVERY_INGRESS_YIELD_SECONDS,
         )
+
+        def stop(signum, frame):
+            name = signal.Signals(signum).name
+            logger.warning("PROCESS: %s received; delivery worker %s stops", name, worker.worker_id)
+            worker.stop()
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: worker.stop())
+            signal.signal(signum, stop)
         worker.run(drain=drain)
         if worker.senders_alive():
             # Sends still running past the grace were handed back to the queue: do not wait for them.
