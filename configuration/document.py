@@ -57,6 +57,8 @@ ENDPOINT_KEYS = {
     "max_in_flight": INT,
     "rate_limit_per_minute": INT_OR_NULL,
     "breaker_failures": INT,
+    # Statuses retried besides the standard ones (SPEC §7).
+    "retry_on_status": INT_LIST,
 }
 # Custom headers are where receivers' API keys go, so they travel with the signing secret.
 ENDPOINT_SECRET_KEYS = ("secret", "headers")
@@ -322,7 +324,10 @@ def _endpoints_read(data: list, existing: dict, errors: list[ConfigError]) -> li
         first_seen[name] = index
         endpoint = existing.get(name) or WebhookEndpoint(name=name)
         before = _snapshot(endpoint, ENDPOINT_KEYS) if endpoint.pk else None
+        # A secret set by a document replaces the current one at once, as admin's field does (no overlap).
+        secret = values.pop("secret", endpoint.secret)
         _assign(endpoint, values)
+        endpoint.secret_replace(secret or "")
         items.append(_EndpointItem(path, endpoint, before))
     return items
 

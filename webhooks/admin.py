@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
@@ -15,7 +16,7 @@ from django.utils.timesince import timesince
 
 from core.admin import SingletonAdmin
 from core.secrets import secret_mask
-from webhooks import outcomes
+from webhooks import outcomes, signing
 from webhooks.forms import WebhookEndpointForm
 from webhooks.models import DeliveryAttempt, DeliverySettings, WebhookDelivery, WebhookEndpoint, WorkerHeartbeat
 from webhooks.selectors import lanes_health
@@ -26,7 +27,7 @@ from webhooks.services.deliveries import (
     delivery_replay,
     endpoint_test_send,
 )
-from webhooks.services.endpoints import endpoints_activate, endpoints_deactivate
+from webhooks.services.endpoints import endpoint_secret_rotate, endpoints_activate, endpoints_deactivate
 
 STATUS_COLOURS = {
     "succeeded": "#1a7f37", "failed": "#cf222e", "pending": "#9a6700", "sending": "#0969da", "paused": "#8250df",
@@ -71,7 +72,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "lane_health", "signing_secret", "deactivated_reason", "deactivated_note", "deactivated_at", "created_at",
         "updated_at",
     )
-    actions = ("send_test_webhook", "activate", "deactivate", "replay_failed", "cancel_paused")
+    actions = ("send_test_webhook", "activate", "deactivate", "replay_failed", "cancel_paused", "rotate_secret")
 
     def get_fieldsets(self, request, obj=None):
         # The secret and header values are write-only (webhooks.forms): their fields never hold the stored ones.
@@ -90,7 +91,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             (
                 "Sending",
                 {"fields": ("delivery_mode", "fallback_on_415", "success_requires_json", "timeout_seconds",
-                            "verify_tls", headers)},
+                            "verify_tls", "retry_on_status", headers)},
             ),
             (
                 "History",
@@ -184,7 +185,15 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.display(description="Signing secret")
     def signing_secret(self, obj):
-        return obj.secret_masked or "none: deliveries are sent unsigned"
+        if not obj.secret:
+            return "none: deliveries are sent unsigned"
+        if not obj.previous_secret_valid(timezone.now()):
+            return obj.secret_masked
+        return format_html(
+            "{}<br><small>The previous secret, {}, still signs deliveries too until {} (rotation overlap).</small>",
+            obj.secret_masked, signing.secret_mask(obj.previous_secret),
+            local_time(obj.previous_secret_expires_at, "%Y-%m-%d %H:%M"),
+        )
 
     @admin.display(description="Custom headers")
     def custom_headers(self, obj):
@@ -270,6 +279,26 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             }
             return TemplateResponse(request, "admin/webhooks/webhookendpoint/replay_failed.html", context)
+
+    @admin.action(description="Rotate the signing secret (the current one stays valid for an overlap)…",
+                  permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        """Asks first; then shows each new secret once, on the answer page itself (never in a message, which
+        the session or a cookie would keep)."""
+        endpoints = list(queryset.order_by("name"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "endpoints": endpoints, "now": timezone.now(),
+            "overlap_hours": settings.SECRET_ROTATION_OVERLAP_HOURS,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        if "apply" not in request.POST:
+            context["title"] = "Rotate signing secrets"
+            return TemplateResponse(request, "admin/webhooks/webhookendpoint/rotate_secret.html", context)
+        context["title"] = "New signing secrets"
+        context["rotations"] = [endpoint_secret_rotate(endpoint) for endpoint in endpoints]
+        # Admin's own never_cache marks the page no-store: the secrets stay out of every cache.
+        return TemplateResponse(request, "admin/webhooks/webhookendpoint/rotate_secret_done.html", context)
 
 
 @admin.register(DeliverySettings)

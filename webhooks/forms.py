@@ -53,11 +53,47 @@ def _header_line_error(number: int, name: str, value: str, seen: dict, current_b
     return None
 
 
+def status_codes_parse(text: str) -> list[int]:
+    """`404, 409` (commas or spaces) into [404, 409]; the model checks the range and sorts."""
+    words = [word for word in text.replace(",", " ").split() if word]
+    bad = [word for word in words if not (word.isascii() and word.isdigit())]
+    if bad:
+        raise ValidationError(
+            f"Not a status code: {', '.join(repr(word[:10]) for word in bad[:5])}. "
+            "Write HTTP status codes separated by commas, e.g. 404, 409."
+        )
+    return [int(word) for word in words]
+
+
+class StatusCodesField(forms.CharField):
+    """A list of HTTP status codes, edited as one comma-separated line."""
+
+    def prepare_value(self, value):
+        return ", ".join(map(str, value)) if isinstance(value, list) else value
+
+    def to_python(self, value) -> list[int]:
+        return status_codes_parse(super().to_python(value))
+
+
 class WebhookEndpointForm(forms.ModelForm):
+    retry_on_status = StatusCodesField(
+        required=False,
+        label="Also retry on",
+        help_text=(
+            "HTTP statuses retried on the schedule besides 408, 425, 429 and 5xx, separated by commas, e.g. "
+            "<code>404, 409</code> (n8n answers 404 while a workflow is inactive). 400 to 599; 410 Gone always "
+            "deactivates the endpoint. They count towards the circuit breaker like a 5xx."
+        ),
+        widget=forms.TextInput(attrs={"size": 30, "placeholder": "404, 409"}),
+    )
     new_secret = forms.CharField(
         required=False,
         label="New signing secret",
-        help_text="Blank keeps the current secret. Give the new one to the receiver: once saved it is shown masked.",
+        help_text=(
+            "Blank keeps the current secret. A secret typed here replaces the current one at once (the receiver "
+            "must switch at the same moment); to keep the current one valid while the receiver moves, use "
+            "<b>Rotate the signing secret</b> instead. Once saved it is shown masked."
+        ),
         widget=forms.TextInput(
             attrs={
                 "size": 60, "autocomplete": "off", "spellcheck": "false",
@@ -84,6 +120,7 @@ class WebhookEndpointForm(forms.ModelForm):
         fields = [
             "name", "url", "is_active", "is_default", "delivery_mode", "fallback_on_415", "verify_tls",
             "timeout_seconds", "success_requires_json", "max_in_flight", "rate_limit_per_minute", "breaker_failures",
+            "retry_on_status",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -109,9 +146,9 @@ class WebhookEndpointForm(forms.ModelForm):
         if cleaned.get("new_secret") and cleaned.get("remove_secret"):
             self.add_error("remove_secret", "Either type a new secret or remove the secret, not both.")
         elif cleaned.get("remove_secret"):
-            self.instance.secret = ""
+            self.instance.secret_replace("")
         elif cleaned.get("new_secret"):
-            self.instance.secret = cleaned["new_secret"]
+            self.instance.secret_replace(cleaned["new_secret"])
         if "headers_text" in cleaned:
             self.instance.headers = cleaned["headers_text"]
         return cleaned

@@ -1,5 +1,6 @@
 import json
 import uuid
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -41,6 +42,11 @@ class WebhookEndpoint(models.Model):
         blank=True,
         help_text="Standard Webhooks signing secret: `whsec_` + base64 of 24 to 64 random bytes. Empty: unsigned.",
     )
+    # The secret a rotation replaced: deliveries are signed with it too until it expires (SPEC §7).
+    previous_secret = models.CharField(max_length=200, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Until then, deliveries carry a signature with each secret."
+    )
     delivery_mode = models.CharField(max_length=20, choices=DeliveryMode.choices, default=DeliveryMode.JSON)
     fallback_on_415 = models.BooleanField(default=True, help_text="On HTTP 415, retry at once in the other mode.")
     verify_tls = models.BooleanField(default=True)
@@ -65,6 +71,12 @@ class WebhookEndpoint(models.Model):
         default=5, validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text="Consecutive failed attempts (network error, timeout, 408, 425, 429, 5xx) that open the circuit "
         "breaker: deliveries then wait, attempts unspent, until a probe succeeds.",
+    )
+    retry_on_status = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="HTTP statuses retried on the schedule besides 408, 425, 429 and 5xx (e.g. n8n's 404 for an "
+        "inactive workflow), 400 to 599 except 410. They count towards the circuit breaker like a 5xx.",
     )
     deactivated_reason = models.CharField(max_length=20, choices=DeactivatedReason.choices, blank=True)
     deactivated_note = models.CharField(max_length=200, blank=True)
@@ -93,6 +105,23 @@ class WebhookEndpoint(models.Model):
     def url_masked(self) -> str:
         return url_mask(self.url)
 
+    def previous_secret_valid(self, now: datetime) -> bool:
+        """A rotation's previous secret still signs deliveries."""
+        expires = self.previous_secret_expires_at
+        return bool(self.previous_secret and self.secret and expires and now < expires)
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets deliveries are signed with at `now`: the current one first, then a rotation's previous
+        one while it is valid; none when the endpoint is unsigned."""
+        if not self.secret:
+            return []
+        return [self.secret, self.previous_secret] if self.previous_secret_valid(now) else [self.secret]
+
+    def secret_replace(self, secret: str) -> None:
+        """Set (or, with "", remove) the secret at once: a previous one from a rotation stops too."""
+        if secret != self.secret:
+            self.secret, self.previous_secret, self.previous_secret_expires_at = secret, "", None
+
     def clean(self) -> None:
         errors: dict[str, list] = {}
         self.secret = (self.secret or "").strip()
@@ -100,6 +129,7 @@ class WebhookEndpoint(models.Model):
             ("url", lambda: validators.endpoint_url_validate(self.url)),
             ("headers", lambda: validators.headers_validate(self.headers)),
             ("secret", lambda: signing.secret_validate(self.secret) if self.secret else None),
+            ("retry_on_status", lambda: validators.retry_on_status_validate(self.retry_on_status)),
         ):
             try:
                 check()
@@ -109,6 +139,7 @@ class WebhookEndpoint(models.Model):
             errors.setdefault("timeout_seconds", []).append("Timeout must be between 1 and 300 seconds.")
         if errors:
             raise ValidationError(errors)
+        self.retry_on_status = sorted(set(self.retry_on_status))
 
 
 class DeliverySettings(SingletonModel):

@@ -1,6 +1,7 @@
 """How an HTTP answer is judged (SPEC §7): success, failure reason, retryability, and what it tells the lane."""
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from webhooks.lanes import Outcome
@@ -66,9 +67,10 @@ def failure_reason_classify(status_code: int | None, text: str) -> str:
     return REQUEST_FAILED
 
 
-def status_is_retryable(status_code: int | None) -> bool:
-    """Network errors and timeouts (None), 408, 425, 429 and 5xx are retried; anything else fails at once."""
-    return status_code is None or status_code in RETRYABLE_STATUSES or status_code >= 500
+def status_is_retryable(status_code: int | None, also: Collection[int] = ()) -> bool:
+    """Network errors and timeouts (None), 408, 425, 429, 5xx and the endpoint's own extra statuses (`also`,
+    its `retry_on_status`) are retried; anything else fails at once."""
+    return status_code is None or status_code in RETRYABLE_STATUSES or status_code >= 500 or status_code in also
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,19 @@ class Verdict:
     gone: bool = False  # 410: the receiver retired this URL
 
 
-def attempt_judge(status_code: int | None, text: str, *, requires_json: bool, blocked: bool = False) -> Verdict:
-    """The verdict on one answer (status None: no answer, a network error or a timeout)."""
+def attempt_judge(
+    status_code: int | None, text: str, *, requires_json: bool, blocked: bool = False, retry_on: Collection[int] = ()
+) -> Verdict:
+    """The verdict on one answer (status None: no answer, a network error or a timeout).
+
+    `retry_on` holds the endpoint's extra retried statuses: the receiver said it cannot take the delivery
+    yet (n8n's 404 for an inactive workflow), so they count towards the breaker like a 5xx.
+    """
     if status_code is not None and response_is_success(status_code, text, requires_json):
         return Verdict(True, "", False, Outcome.SUCCESS)
     if blocked:
         return Verdict(False, BLOCKED_TARGET, False, Outcome.REFUSAL)
     reason = failure_reason_classify(status_code, text)
-    if status_is_retryable(status_code):
+    if status_is_retryable(status_code, retry_on):
         return Verdict(False, reason, True, Outcome.FAILURE)
     return Verdict(False, reason, False, Outcome.REFUSAL, gone=status_code == 410)

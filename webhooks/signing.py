@@ -39,10 +39,13 @@ def secret_mask(secret: str) -> str:
     return f"{SECRET_PREFIX}…{secret[-4:]}" if len(secret) > len(SECRET_PREFIX) + 8 else "…"
 
 
-def signature_headers(secret: str, msg_id: str, body: bytes, now: datetime) -> dict[str, str]:
-    """`webhook-id`, `webhook-timestamp` and `webhook-signature` for this body, signed at `now` (whole seconds)."""
+def signature_headers(keys: list[str], msg_id: str, body: bytes, now: datetime) -> dict[str, str]:
+    """`webhook-id`, `webhook-timestamp` and `webhook-signature` for this body, signed at `now` (whole seconds).
+
+    With several secrets (a rotation's overlap) the signature header holds one space-separated `v1,<sig>`
+    per secret, in the order given: a receiver holding any of them verifies the request.
+    """
     timestamp = int(now.timestamp())
-    signature = Webhook(secret).sign(
-        msg_id=msg_id, timestamp=datetime.fromtimestamp(timestamp, tz=UTC), data=body.decode("utf-8")
-    )
-    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
+    signed_at, data = datetime.fromtimestamp(timestamp, tz=UTC), body.decode("utf-8")
+    signatures = [Webhook(key).sign(msg_id=msg_id, timestamp=signed_at, data=data) for key in keys]
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": " ".join(signatures)}

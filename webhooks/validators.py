@@ -70,6 +70,31 @@ def retry_schedule_validate(schedule: list) -> None:
         raise ValidationError("The first attempt is sent immediately: start the retry schedule with 0.")
 
 
+RETRY_ON_STATUS_MAX = 20
+
+
+def retry_on_status_validate(codes: list) -> None:
+    """Extra HTTP statuses an endpoint retries: whole numbers from 400 to 599, never 410.
+
+    410 Gone is how a receiver retires a URL (the endpoint is deactivated and its deliveries wait,
+    paused); retrying it would hide that, so it cannot be listed.
+    """
+    if not isinstance(codes, list) or any(isinstance(c, bool) or not isinstance(c, int) for c in codes):
+        raise ValidationError("Retried statuses are a list of HTTP status codes, e.g. [404, 409].")
+    if len(codes) > RETRY_ON_STATUS_MAX:
+        raise ValidationError(f"At most {RETRY_ON_STATUS_MAX} retried statuses.")
+    outside = sorted({c for c in codes if not 400 <= c <= 599})
+    if outside:
+        raise ValidationError(
+            f"Only 4xx and 5xx answers can be retried (400 to 599): {', '.join(map(str, outside))}."
+        )
+    if 410 in codes:
+        raise ValidationError(
+            "410 Gone cannot be retried: it deactivates the endpoint (its deliveries wait, paused, until it is "
+            "activated again)."
+        )
+
+
 # RFC 9110 token characters for names; values are sent as Latin-1 by the HTTP client, so printable ASCII
 # (and tab) is what every receiver reads the same way.
 HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from webhooks.models import DeliverySettings, WebhookDelivery
 from webhooks.selectors import delivery_newest_id
-from webhooks.services.endpoints import deliveries_pause_align
+from webhooks.services.endpoints import deliveries_pause_align, endpoints_previous_secrets_clear
 from webhooks.services.heartbeat import heartbeat_forget, heartbeat_record
 from webhooks.services.queue import Claim, deliveries_claim
 from webhooks.services.sending import (
@@ -264,6 +264,7 @@ class DeliveryWorker:
             if recovered:
                 logger.warning("WEBHOOK_SENDER: took back %d deliveries whose worker stopped mid-attempt", recovered)
             deliveries_pause_align()
+            endpoints_previous_secrets_clear()
             self._next_recovery = now + RECOVER_SECONDS
         if now >= self._next_beat:
             heartbeat_record(

@@ -164,6 +164,8 @@ DELIVERY_WORKER_NICE = env.int("DELIVERY_WORKER_NICE", default=10)
 DELIVERY_INGRESS_YIELD_SECONDS = env.float("DELIVERY_INGRESS_YIELD_SECONDS", default=1.0)
 # An endpoint whose every attempt failed for this long is deactivated (reason `failing`); 0 = never.
 ENDPOINT_DISABLE_AFTER_HOURS = env.int("ENDPOINT_DISABLE_AFTER_HOURS", default=72)
+# After a secret rotation, how long the previous secret still signs deliveries (beside the new one); 0 = not at all.
+SECRET_ROTATION_OVERLAP_HOURS = max(0, env.int("SECRET_ROTATION_OVERLAP_HOURS", default=24))
 
 # --- Auth, i18n, static ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

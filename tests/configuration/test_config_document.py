@@ -9,7 +9,9 @@ from configuration.models import IngressSettings, RuntimeFlags
 from configuration.snapshot import ingress_config_get
 from routing.models import RoutingCondition, RoutingRule
 from tests.factories import delivery_settings_update, endpoint_create, flags_update, settings_update
+from webhooks import signing
 from webhooks.models import DeliverySettings, WebhookEndpoint
+from webhooks.services.endpoints import endpoint_secret_rotate
 
 pytestmark = pytest.mark.django_db
 
@@ -130,7 +132,7 @@ def test_export_has_the_documented_sections_and_keys():
     assert exported["version"] == 1
     assert list(exported["settings"]) == list(SPEC_EXAMPLE["settings"])
     lane_keys = ["max_in_flight", "rate_limit_per_minute", "breaker_failures"]
-    assert list(exported["endpoints"][0]) == list(SPEC_EXAMPLE["endpoints"][0]) + lane_keys
+    assert list(exported["endpoints"][0]) == list(SPEC_EXAMPLE["endpoints"][0]) + lane_keys + ["retry_on_status"]
     assert list(exported["rules"][0]) == list(SPEC_EXAMPLE["rules"][0])
     assert exported["settings"]["window_start"] == "08h30"
     assert [r["name"] for r in exported["rules"]] == ["Billing", "Drop spam", "Default too"]
@@ -495,3 +497,53 @@ def test_a_lane_limit_out_of_range_is_refused_with_its_path():
     assert [str(e) for e in raised.value.errors] == [
         "endpoints[0].max_in_flight: Ensure this value is greater than or equal to 1."
     ]
+
+# --- Retried statuses and secrets --------------------------------------------------------------
+
+
+def test_retry_on_status_is_exported_and_imported_sorted():
+    endpoint_create(name="default", is_default=True, retry_on_status=[409])
+    assert config_export()["endpoints"][0]["retry_on_status"] == [409]
+
+    config_import({"version": 1, "endpoints": [{"name": "default", "retry_on_status": [409, 404, 404]}]})
+
+    assert WebhookEndpoint.objects.get().retry_on_status == [404, 409]
+    assert config_export()["endpoints"][0]["retry_on_status"] == [404, 409]
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ([404, "409"], "endpoints[0].retry_on_status[1]: must be a whole number, not a string"),
+        (404, "endpoints[0].retry_on_status: must be a list of whole numbers, not a whole number"),
+        ([404, 302], "endpoints[0].retry_on_status: Only 4xx and 5xx answers can be retried (400 to 599): 302."),
+        ([410], "endpoints[0].retry_on_status: 410 Gone cannot be retried: it deactivates the endpoint (its "
+                "deliveries wait, paused, until it is activated again)."),
+    ],
+)
+def test_bad_retry_on_status_is_refused_with_its_path(value, error):
+    endpoint_create(name="default", is_default=True)
+    assert errors_of({"version": 1, "endpoints": [{"name": "default", "retry_on_status": value}]}) == [error]
+    assert WebhookEndpoint.objects.get().retry_on_status == []
+
+
+def test_a_secret_changed_by_a_document_replaces_it_at_once_ending_a_rotation_overlap():
+    endpoint = endpoint_create(name="default", is_default=True, secret="whsec_c2VjcmV0LXNpZ25pbmcta2V5LTEyMzQ1Ng==")
+    endpoint_secret_rotate(endpoint)
+    fresh = signing.secret_generate()
+
+    config_import({"version": 1, "endpoints": [{"name": "default", "secret": fresh}]})
+
+    endpoint.refresh_from_db()
+    assert (endpoint.secret, endpoint.previous_secret, endpoint.previous_secret_expires_at) == (fresh, "", None)
+
+
+def test_importing_the_current_secret_keeps_a_rotation_overlap():
+    endpoint = endpoint_create(name="default", is_default=True, secret="whsec_c2VjcmV0LXNpZ25pbmcta2V5LTEyMzQ1Ng==")
+    rotation = endpoint_secret_rotate(endpoint)
+
+    config_import(config_export(include_secrets=True))
+
+    endpoint.refresh_from_db()
+    assert endpoint.previous_secret == "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTEyMzQ1Ng=="
+    assert endpoint.previous_secret_expires_at == rotation.previous_valid_until

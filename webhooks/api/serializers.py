@@ -131,6 +131,10 @@ class EndpointSerializer(serializers.ModelSerializer):
     url = serializers.CharField(source="url_masked", help_text="Scheme and host only: URLs often carry tokens.")
     signed = serializers.SerializerMethodField(help_text="Deliveries carry Standard Webhooks signatures.")
     header_names = serializers.SerializerMethodField(help_text="Names of the custom headers (values are secret).")
+    retry_on_status = serializers.ListField(
+        child=serializers.IntegerField(), read_only=True,
+        help_text="HTTP statuses retried besides network errors, timeouts, 408, 425, 429 and 5xx.",
+    )
     lane = serializers.SerializerMethodField()
 
     class Meta:
@@ -138,7 +142,7 @@ class EndpointSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "url", "is_active", "is_default", "deactivated_reason", "deactivated_note", "deactivated_at",
             "max_in_flight", "rate_limit_per_minute", "breaker_failures", "delivery_mode", "timeout_seconds",
-            "signed", "header_names", "lane",
+            "signed", "header_names", "retry_on_status", "lane",
         ]
 
     def get_signed(self, endpoint) -> bool:

@@ -1,12 +1,17 @@
-"""Endpoint writes: activation and deactivation (with the deliveries they pause and resume), and seeding."""
+"""Endpoint writes: activation and deactivation (with the deliveries they pause and resume), secret
+rotation, and seeding."""
 
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from core.signals import configuration_changed
+from webhooks import signing
 from webhooks.models import EndpointLane, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger("webhooks")
@@ -74,3 +79,42 @@ def deliveries_pause_align() -> int:
             with transaction.atomic():
                 moved += stale.update(status=status, updated_at=now)
     return moved
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A rotated endpoint's new secret (to give to the receiver, once) and until when the old one signs too."""
+
+    endpoint: WebhookEndpoint
+    secret: str
+    previous_valid_until: datetime | None  # None: nothing to overlap (unsigned before, or an overlap of 0 h)
+
+
+def endpoint_secret_rotate(endpoint: WebhookEndpoint, *, secret: str = "", now: datetime | None = None) -> Rotation:
+    """Give the endpoint a new secret (`secret`, else a generated one) and keep the current one signing for
+    SECRET_ROTATION_OVERLAP_HOURS, while the receiver moves to the new one. A rotation during an overlap
+    ends the older secret's at once: deliveries carry two signatures at most."""
+    now = now or timezone.now()
+    secret = secret.strip() or signing.secret_generate()
+    signing.secret_validate(secret)
+    if secret in (endpoint.secret, endpoint.previous_secret):
+        raise ValidationError("That secret is already in use by this endpoint: rotate to a new one.")
+    overlap = timedelta(hours=settings.SECRET_ROTATION_OVERLAP_HOURS)
+    until = now + overlap if endpoint.secret and overlap else None
+    endpoint.previous_secret = endpoint.secret if until else ""
+    endpoint.secret, endpoint.previous_secret_expires_at = secret, until
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    logger.info(
+        "WEBHOOK_SENDER: signing secret of %s rotated; the previous one signs too until %s", endpoint.name,
+        f"{until:%Y-%m-%d %H:%M:%S} UTC" if until else "now (no overlap)",
+    )
+    return Rotation(endpoint, secret, until)
+
+
+def endpoints_previous_secrets_clear(now: datetime | None = None) -> int:
+    """Forget the previous secrets whose overlap ended (signing already ignores them); how many."""
+    now = now or timezone.now()
+    expired = WebhookEndpoint.objects.exclude(previous_secret="").filter(previous_secret_expires_at__lte=now)
+    if not expired.exists():  # read first: an UPDATE would take SQLite's write lock even when it changes nothing
+        return 0
+    return expired.update(previous_secret="", previous_secret_expires_at=None)

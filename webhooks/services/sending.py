@@ -71,7 +71,7 @@ class Sent:
             return outcomes.Verdict(False, outcomes.INTERNAL_ERROR, True, lanes.Outcome.FAILURE)
         return outcomes.attempt_judge(
             result.status_code, result.text, requires_json=self.delivery.endpoint.success_requires_json,
-            blocked=result.blocked,
+            blocked=result.blocked, retry_on=self.delivery.endpoint.retry_on_status,
         )
 
 
@@ -141,8 +141,10 @@ def _request_headers(delivery: WebhookDelivery, mode: str, body: bytes) -> dict:
         "User-Agent": settings.WEBHOOK_USER_AGENT,
         "Accept": "application/json, text/plain, */*",
     }
-    if endpoint.secret:
-        headers.update(signing.signature_headers(endpoint.secret, delivery.webhook_id, body, timezone.now()))
+    now = timezone.now()
+    secrets = endpoint.signing_secrets(now)
+    if secrets:
+        headers.update(signing.signature_headers(secrets, delivery.webhook_id, body, now))
     return headers
 
 
