@@ -9,6 +9,10 @@
  * window), 413, 429, 5xx — or a network error keeps the label, so the next run sends the thread again;
  * messages already accepted then answer already_processed and are not delivered twice.
  *
+ * Each message goes with its From, subject, date, HTML body, snippet and Gmail id, and, when Gmail has them,
+ * its To, Cc, Reply-To and Delivered-To, the headers of FORWARDED_HEADERS and its attachments' name, size
+ * and type (never their content). A value over the service's limits is left out rather than refused.
+ *
  * Messages are left unread, as the legacy script did.
  *
  * Script properties (Project Settings → Script properties):
@@ -35,6 +39,16 @@ var DEFAULT_LABEL = 'A_TRANSFERER_WEBHOOK';
 var DEFAULT_THREADS_PER_RUN = 20;
 var MAX_THREADS_PER_RUN = 100;
 var SNIPPET_LENGTH = 200;
+// What the service keeps besides From (core/headers.py), and its limits (ingress/api/serializers.py).
+var FORWARDED_HEADERS = [
+  'Message-ID', 'In-Reply-To', 'References', 'Return-Path', 'List-Id', 'List-Unsubscribe', 'X-Original-To',
+  'X-Forwarded-To', 'Auto-Submitted', 'Precedence', 'X-Mailer',
+];
+var ADDRESS_LIST_MAX_CHARS = 20000;
+var HEADER_VALUE_MAX_CHARS = 10000;
+var MAX_ATTACHMENTS = 100;
+var ATTACHMENT_NAME_MAX_CHARS = 1000;
+var ATTACHMENT_TYPE_MAX_CHARS = 255;
 // Apps Script stops a run after 6 minutes; stop taking new threads well before.
 var RUN_BUDGET_MS = 4.5 * 60 * 1000;
 
@@ -131,15 +145,63 @@ function unreadMessages_(thread) {
 }
 
 function pushItem_(message) {
-  var json = JSON.stringify({
+  var item = {
     sender: message.getFrom(),
     subject: message.getSubject(),
     date: message.getDate().toISOString(),
     body: message.getBody(),
     snippet: (message.getPlainBody() || '').substring(0, SNIPPET_LENGTH),
     message_id: message.getId(),
-  });
+  };
+  recipientsAdd_(item, message);
+  headersAdd_(item, message);
+  attachmentsAdd_(item, message);
+  var json = JSON.stringify(item);
   return { id: message.getId(), json: json, bytes: utf8Length_(json) };
+}
+
+/** To, Cc, Reply-To and Delivered-To as Gmail gives them (`Name <a@b>, …`); empty or oversized ones left out. */
+function recipientsAdd_(item, message) {
+  var values = {
+    to: message.getTo(),
+    cc: message.getCc(),
+    reply_to: message.getReplyTo(),
+    delivered_to: message.getHeader('Delivered-To'),
+  };
+  Object.keys(values).forEach(function (name) {
+    var value = values[name] || '';
+    if (value && value.length <= ADDRESS_LIST_MAX_CHARS) {
+      item[name] = value;
+    }
+  });
+}
+
+function headersAdd_(item, message) {
+  var headers = {};
+  FORWARDED_HEADERS.forEach(function (name) {
+    var value = message.getHeader(name) || '';
+    if (value && value.length <= HEADER_VALUE_MAX_CHARS) {
+      headers[name] = value;
+    }
+  });
+  if (Object.keys(headers).length) {
+    item.headers = headers;
+  }
+}
+
+/** Name, size and content type of the real attachments (not inline images); never their content. */
+function attachmentsAdd_(item, message) {
+  var attachments = message.getAttachments({ includeInlineImages: false }).slice(0, MAX_ATTACHMENTS);
+  if (!attachments.length) {
+    return;
+  }
+  item.attachments = attachments.map(function (attachment) {
+    return {
+      name: String(attachment.getName() || '').substring(0, ATTACHMENT_NAME_MAX_CHARS),
+      size: attachment.getSize(),
+      content_type: String(attachment.getContentType() || '').substring(0, ATTACHMENT_TYPE_MAX_CHARS),
+    };
+  });
 }
 
 /**

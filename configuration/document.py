@@ -59,6 +59,8 @@ ENDPOINT_KEYS = {
     "breaker_failures": INT,
     # Statuses retried besides the standard ones (SPEC §7).
     "retry_on_status": INT_LIST,
+    # Gets the service's alerts (docs/alerts.md).
+    "receives_alerts": BOOL,
 }
 # Custom headers are where receivers' API keys go, so they travel with the signing secret.
 ENDPOINT_SECRET_KEYS = ("secret", "headers")

@@ -7,7 +7,7 @@ character, a stray `>`) is the same sender here too.
 
 import re
 import unicodedata
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 
 import idna
 
@@ -57,6 +57,24 @@ def sender_email_parse(sender: str) -> str:
         angled = ANGLE_ADDRESS.findall(text)
         address = angled[-1] if angled else text
     return address_canonicalize(address)
+
+
+def address_list_parse(values: list[str]) -> list[str]:
+    """The canonical addresses of To/Cc-style header values (`Name <a@b>, "Doe, J" <c@d>`), each once, in order.
+
+    A value the strict parser refuses is read piece by piece between commas; what holds no `@` (an empty
+    group such as `undisclosed-recipients:;`) is not an address.
+    """
+    found: dict[str, None] = {}
+    for value in values:
+        pairs = getaddresses([value])
+        if pairs == [("", "")]:
+            pairs = [("", sender_email_parse(piece)) for piece in value.split(",")]
+        for _, address in pairs:
+            canonical = address_canonicalize(address) if address else ""
+            if "@" in canonical:
+                found.setdefault(canonical)
+    return list(found)
 
 
 def email_mask(address: str) -> str:

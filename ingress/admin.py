@@ -3,6 +3,7 @@ import json
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Func, IntegerField, Q
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -93,6 +94,7 @@ class InboundEmailAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("received_at", "status", "email_id", "message_id", "source")}),
         ("E-mail", {"fields": ("sender", "sender_email", "subject", "date")}),
+        ("Recipients, headers and attachments", {"fields": ("recipients_table", "headers_table", "attachments_table")}),
         ("Detection", {
             "fields": ("detector", "delivery_time", "is_urgent", "webhooks_time_start", "webhooks_time_end",
                        "deliver_after"),
@@ -101,13 +103,15 @@ class InboundEmailAdmin(admin.ModelAdmin):
         ("Decision", {"fields": ("decision_pretty",)}),
         ("Body", {"fields": ("body_preview", "body_raw"), "classes": ("collapse",)}),
     )
-    readonly_fields = [f.name for f in InboundEmail._meta.fields] + ["links_table", "decision_pretty", "body_raw"]
+    readonly_fields = [f.name for f in InboundEmail._meta.fields] + [
+        "recipients_table", "headers_table", "attachments_table", "links_table", "decision_pretty", "body_raw",
+    ]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
             delivery_status = WebhookDelivery.Status
-            queryset = queryset.defer("body", "links", "decision").annotate(
+            queryset = queryset.defer("body", "links", "decision", "recipients", "headers", "attachments").annotate(
                 links_total=JSONArrayLength("links"),
                 deliveries_total=Count("deliveries"),
                 deliveries_succeeded=Count("deliveries", filter=Q(deliveries__status=delivery_status.SUCCEEDED)),
@@ -146,6 +150,25 @@ class InboundEmailAdmin(admin.ModelAdmin):
             parts.append(f"{other} pending")
         url = reverse("admin:webhooks_webhookdelivery_changelist") + f"?email__id__exact={email.pk}"
         return format_html('<a href="{}">{}</a>', url, ", ".join(parts))
+
+    @admin.display(description="recipients")
+    def recipients_table(self, email):
+        rows = [(kind.replace("_", "-"), ", ".join(found)) for kind, found in email.recipients.items() if found]
+        return _table(("field", "addresses"), rows) if rows else "Not sent by the script."
+
+    @admin.display(description="headers")
+    def headers_table(self, email):
+        return _table(("name", "value"), email.headers.items()) if email.headers else "Not sent by the script."
+
+    @admin.display(description="attachments")
+    def attachments_table(self, email):
+        if not email.attachments:
+            return "None sent by the script."
+        rows = (
+            (item.get("name", ""), filesizeformat(item.get("size", 0)), item.get("content_type", ""))
+            for item in email.attachments
+        )
+        return _table(("name", "size", "content type"), rows)
 
     @admin.display(description="links")
     def links_table(self, email):
@@ -225,6 +248,16 @@ class InboundEmailAdmin(admin.ModelAdmin):
             **_outcome(explanation),
         }
         return TemplateResponse(request, "admin/routing/routingrule/test_rules.html", context)
+
+
+def _table(heads: tuple, rows) -> str:
+    """A small read-only table, every cell escaped."""
+    cells = ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows)
+    return format_html(
+        "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
+        format_html_join("", "<th>{}</th>", ((head,) for head in heads)),
+        format_html_join("", "<tr>{}</tr>", cells),
+    )
 
 
 def _outcome(explanation) -> dict:

@@ -13,6 +13,7 @@ from core.times import seconds_since
 from ingress.models import InboundEmail
 from ingress.selectors import email_counts_by_hour, email_counts_by_provider
 from ops.charts import Series, horizontal_bar_chart, stacked_bar_chart
+from ops.selectors import alerts_for_overview
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import (
     attempt_failure_reason_counts,
@@ -86,6 +87,7 @@ def overview_build(now: datetime | None = None) -> dict:
         "oldest_due_age": seconds_since(queue_oldest_due(now), now),
         "heartbeat_age": seconds_since(heartbeat_last_at(), now),
         "lanes": _lanes(now),
+        "alerts": alerts_for_overview(now),
     }
 
 

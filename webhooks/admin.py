@@ -66,7 +66,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "name", "url_display", "is_active", "is_default", "signing", "lane_state", "in_flight", "failures_in_a_row",
         "oldest_waiting", "success_24h", "latency_24h", "last_delivery",
     )
-    list_filter = ("is_active", "is_default", "delivery_mode", "deactivated_reason")
+    list_filter = ("is_active", "is_default", "receives_alerts", "delivery_mode", "deactivated_reason")
     search_fields = ("name", "url")
     readonly_fields = (
         "lane_health", "signing_secret", "deactivated_reason", "deactivated_note", "deactivated_at", "created_at",
@@ -85,7 +85,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             # View-only staff: masked displays only (a URL can embed a token, as the list shows).
             url, secret, headers = "url_display", ("signing_secret",), "custom_headers"
         return (
-            (None, {"fields": ("name", url, "is_active", "is_default")}),
+            (None, {"fields": ("name", url, "is_active", "is_default", "receives_alerts")}),
             ("Lane", {"fields": ("lane_health", "max_in_flight", "rate_limit_per_minute", "breaker_failures")}),
             ("Signing", {"fields": secret}),
             (

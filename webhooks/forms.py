@@ -120,7 +120,7 @@ class WebhookEndpointForm(forms.ModelForm):
         fields = [
             "name", "url", "is_active", "is_default", "delivery_mode", "fallback_on_415", "verify_tls",
             "timeout_seconds", "success_requires_json", "max_in_flight", "rate_limit_per_minute", "breaker_failures",
-            "retry_on_status",
+            "retry_on_status", "receives_alerts",
         ]
 
     def __init__(self, *args, **kwargs):

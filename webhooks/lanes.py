@@ -46,6 +46,7 @@ class Lane:
     rate_next_at: datetime | None = None
     last_success_at: datetime | None = None
     failing_since: datetime | None = None
+    opened_at: datetime | None = None  # since when the breaker has been open or half-open, probes included
 
 
 @dataclass(frozen=True)
@@ -127,12 +128,12 @@ def _opened(lane: Lane, limits: LaneLimits, now: datetime, *, cooldown: timedelt
     cooldown = max(cooldown, limits.cooldown_first)
     return replace(
         lane, state=OPEN, state_since=now, cooldown_seconds=int(cooldown.total_seconds()), open_until=now + cooldown,
-        probe_delivery_id=None,
+        probe_delivery_id=None, opened_at=now if lane.state == CLOSED else (lane.opened_at or now),
     )
 
 
 def _closed(lane: Lane, now: datetime) -> Lane:
     return replace(
         lane, state=CLOSED, state_since=now, consecutive_failures=0, cooldown_seconds=0, open_until=None,
-        probe_delivery_id=None,
+        probe_delivery_id=None, opened_at=None,
     )

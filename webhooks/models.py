@@ -78,6 +78,9 @@ class WebhookEndpoint(models.Model):
         help_text="HTTP statuses retried on the schedule besides 408, 425, 429 and 5xx (e.g. n8n's 404 for an "
         "inactive workflow), 400 to 599 except 410. They count towards the circuit breaker like a 5xx.",
     )
+    receives_alerts = models.BooleanField(
+        default=False, help_text="Also receives the service's alerts, as signed alert.raised / alert.resolved POSTs."
+    )
     deactivated_reason = models.CharField(max_length=20, choices=DeactivatedReason.choices, blank=True)
     deactivated_note = models.CharField(max_length=200, blank=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
@@ -281,6 +284,9 @@ class EndpointLane(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     failing_since = models.DateTimeField(
         null=True, blank=True, help_text="First failed attempt since the last success."
+    )
+    opened_at = models.DateTimeField(
+        null=True, blank=True, help_text="While not closed: when the breaker opened (failed probes keep it)."
     )
     updated_at = models.DateTimeField(auto_now=True)
 

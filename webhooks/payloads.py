@@ -1,7 +1,15 @@
-"""The outbound payload (SPEC §7): legacy key names and order, optional keys omitted when empty."""
+"""The outbound payload (SPEC §7): legacy key names and order, optional keys omitted when empty.
+
+docs/payload.schema.json describes it; keys added since the legacy app come after the legacy ones.
+"""
 
 import json
 from collections.abc import Callable
+
+from core.text import html_to_text
+
+# The full text view is sent up to this many characters (`body_text_truncated` says when it was cut).
+BODY_TEXT_MAX_CHARS = 100_000
 
 
 def payload_build(email, *, links: list[dict], routing_rule: dict | None) -> dict:
@@ -26,7 +34,32 @@ def payload_build(email, *, links: list[dict], routing_rule: dict | None) -> dic
         "routing_rule": routing_rule,
     }
     payload.update({key: value for key, value in optional.items() if value not in (None, "", [], {})})
+    payload.update(_body_text(email.body))
+    recipients = {kind: (email.recipients or {}).get(kind, []) for kind in ("to", "cc")}
+    added = {
+        "recipients": recipients if any(recipients.values()) else None,
+        "attachments": email.attachments,
+        "links_by_provider": links_by_provider(links),
+    }
+    payload.update({key: value for key, value in added.items() if value})
     return payload
+
+
+def _body_text(body: str) -> dict:
+    text = html_to_text(body)
+    if len(text) <= BODY_TEXT_MAX_CHARS:
+        return {"body_text": text}
+    return {"body_text": text[:BODY_TEXT_MAX_CHARS], "body_text_truncated": True}
+
+
+def links_by_provider(links: list[dict]) -> dict[str, list[str]]:
+    """Each provider's download URLs (`direct_url`), in the order of the links."""
+    grouped: dict[str, list[str]] = {}
+    for link in links:
+        url = link.get("direct_url") or link.get("raw_url")
+        if link.get("provider") and url:
+            grouped.setdefault(link["provider"], []).append(url)
+    return grouped
 
 
 def test_payload_build(endpoint_name: str, sent_at: str) -> dict:
@@ -41,6 +74,7 @@ def test_payload_build(endpoint_name: str, sent_at: str) -> dict:
         "email_content": "<p>This is a test delivery sent from the admin.</p>",
         "source": "signal_server_test",
         "is_test": True,
+        "body_text": "This is a test delivery sent from the admin.",
     }
 
 

@@ -3,7 +3,8 @@
 The main thread runs the loop and does every database write: it records the attempts the sender
 threads finished, in one transaction per round, claims due deliveries lane by lane
 (webhooks.services.queue) and hands each to a sender thread, takes back the deliveries of dead workers
-and beats the heartbeat. A sender thread only builds the payload and makes the HTTP tries, so a
+and beats the heartbeat; every few seconds it sends `worker_tick` (webhooks.signals), on which the ops app
+evaluates its alerts. A sender thread only builds the payload and makes the HTTP tries, so a
 receiver that is slow, or never answers, holds one thread and one slot of its own lane, never the
 others, and thirty-two sends never queue for the database's write lock against the web processes.
 Any number of these processes, on any number of machines, share one database.
@@ -41,6 +42,7 @@ from webhooks.services.sending import (
     delivery_attempt,
     delivery_interrupt,
 )
+from webhooks.signals import worker_tick
 
 logger = logging.getLogger("webhooks.worker")
 
@@ -265,6 +267,8 @@ class DeliveryWorker:
                 logger.warning("WEBHOOK_SENDER: took back %d deliveries whose worker stopped mid-attempt", recovered)
             deliveries_pause_align()
             endpoints_previous_secrets_clear()
+            # Listeners (the ops alerts) act in this thread, between two rounds.
+            worker_tick.send(sender=DeliveryWorker, worker_id=self.worker_id)
             self._next_recovery = now + RECOVER_SECONDS
         if now >= self._next_beat:
             heartbeat_record(

@@ -70,6 +70,7 @@ def push_process(item: object, source: str) -> IngestResult:
         date=data["date"],
         message_id=data["message_id"].strip(),
         source=source,
+        **serializer.push_extras(),
     )
     return email_ingest(push)
 

@@ -5,6 +5,7 @@ everything an operator tunes at runtime lives in models edited in admin. Every v
 listed, with its default, in the README.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -255,6 +256,9 @@ SPECTACULAR_SETTINGS = {
         "EmailStatusEnum": "ingress.models.InboundEmail.Status",
     },
     # The ingress views reference this scheme; tokenAuth and cookieAuth come from REST_FRAMEWORK.
+    # WebhookPayload is the body every delivery POSTs (docs/payload.schema.json, a JSON Schema written in the
+    # subset OpenAPI 3.0 shares, without `enum`, which drf-spectacular's enum hook would rewrite in place);
+    # OpenAPI 3.0 has no webhooks object, so it is listed as a component.
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "IngressBearer": {
@@ -262,7 +266,14 @@ SPECTACULAR_SETTINGS = {
                 "scheme": "bearer",
                 "description": "`Authorization: Bearer <PROCESS_API_TOKEN>` (ingress only).",
             }
-        }
+        },
+        "schemas": {
+            "WebhookPayload": {
+                key: value
+                for key, value in json.loads((BASE_DIR / "docs" / "payload.schema.json").read_text("utf-8")).items()
+                if key != "$schema"
+            }
+        },
     },
 }
 

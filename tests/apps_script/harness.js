@@ -11,7 +11,9 @@
  *    "labels": ["A_TRANSFERER_WEBHOOK"],
  *    "threads": [{"id": "t1", "labels": ["A_TRANSFERER_WEBHOOK"],
  *                 "messages": [{"id": "m1", "from": "...", "subject": "...", "date": "ISO", "body": "<p>…",
- *                               "plainBody": "…", "unread": true}]}],
+ *                               "plainBody": "…", "unread": true,
+ *                               "to": "...", "cc": "...", "replyTo": "...", "headers": {"Delivered-To": "..."},
+ *                               "attachments": [{"name": "a.pdf", "size": 1, "contentType": "...", "inline": false}]}]}],
  *    "triggers": []}
  * It prints the same scenario after the run (threads' labels as the script left them, triggers) plus
  * `requests` (every HTTP call: url, headers, body, code or error) and `logs` (Logger lines).
@@ -144,6 +146,19 @@ function gmailApp(state) {
     getDate: () => new Date(m.date),
     getBody: () => m.body || '',
     getPlainBody: () => (m.plainBody !== undefined ? m.plainBody : (m.body || '').replace(/<[^>]+>/g, '')),
+    getTo: () => m.to || '',
+    getCc: () => m.cc || '',
+    getReplyTo: () => m.replyTo || '',
+    // Header names are case-insensitive; an absent header is '' (as in Apps Script).
+    getHeader: (name) => {
+      const key = Object.keys(m.headers || {}).find((k) => k.toLowerCase() === name.toLowerCase());
+      return key === undefined ? '' : m.headers[key];
+    },
+    // Inline images count as attachments unless the caller says {includeInlineImages: false}.
+    getAttachments: (options) =>
+      (m.attachments || [])
+        .filter((a) => !(a.inline && options && options.includeInlineImages === false))
+        .map((a) => ({ getName: () => a.name, getSize: () => a.size, getContentType: () => a.contentType })),
     isUnread: () => m.unread !== false,
     markRead: () => {
       m.unread = false;

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from core.headers import FORWARDED_HEADERS
 from tests.apps_script.script import (
     LABEL,
     item_answers,
@@ -93,6 +94,81 @@ def test_each_request_carries_the_gmail_fields_token_source_and_signature(servic
     assert request["headers"]["X-Source"] == "GoogleAppsScript"
     assert request["headers"]["X-Signature"].startswith("sha256=")
     assert item_answers(state)[0]["status"] == "processed"
+
+
+def stored_extras(service, message_id: str) -> dict:
+    """What the service recorded of the message's recipients, headers and attachments."""
+    return json.loads(
+        service.shell(
+            "import json; from ingress.models import InboundEmail as E;"
+            f"print(json.dumps(E.objects.filter(message_id={message_id!r}).values("
+            "'recipients', 'headers', 'attachments').get()))"
+        )
+    )
+
+
+def test_recipients_headers_and_attachment_metadata_arrive_and_are_stored(service, receiver_live, properties):
+    message_id = unique("m")
+    mail = message(
+        message_id,
+        "Destinataires",
+        to="Missions Paris <missions+paris@acme.fr>, \"Dupont, Marie\" <marie@acme.fr>",
+        cc="jean@acme.fr",
+        replyTo="Planning <planning@acme.fr>",
+        headers={"Delivered-To": "signal@acme.fr", "List-Id": "<missions.acme.fr>", "X-Spam-Score": "2"},
+        attachments=[
+            {"name": "brief.pdf", "size": 48213, "contentType": "application/pdf"},
+            {"name": "logo.png", "size": 512, "contentType": "image/png", "inline": True},
+        ],
+    )
+
+    state = script_run(mailbox(properties, thread("t1", mail)))
+
+    sent = json.loads(state["requests"][0]["body"])["emails"][0]
+    assert sent["to"] == mail["to"] and sent["cc"] == "jean@acme.fr" and sent["delivered_to"] == "signal@acme.fr"
+    assert sent["headers"] == {"List-Id": "<missions.acme.fr>"}
+    assert sent["attachments"] == [{"name": "brief.pdf", "size": 48213, "content_type": "application/pdf"}]
+    assert stored_extras(service, message_id) == {
+        "recipients": {
+            "to": ["missions+paris@acme.fr", "marie@acme.fr"], "cc": ["jean@acme.fr"],
+            "reply_to": ["planning@acme.fr"], "delivered_to": ["signal@acme.fr"],
+        },
+        "headers": {"list-id": "<missions.acme.fr>"},
+        "attachments": [{"name": "brief.pdf", "size": 48213, "content_type": "application/pdf"}],
+    }
+    payload = delivered(receiver_live, [message_id])[0]
+    assert payload["recipients"] == {"to": ["missions+paris@acme.fr", "marie@acme.fr"], "cc": ["jean@acme.fr"]}
+    assert payload["attachments"] == [{"name": "brief.pdf", "size": 48213, "content_type": "application/pdf"}]
+
+
+def test_the_script_asks_gmail_for_every_forwarded_header(service, properties):
+    message_id = unique("m")
+    headers = {name: f"<{name.lower()}@acme.fr>" for name in FORWARDED_HEADERS}
+
+    state = script_run(mailbox(properties, thread("t1", message(message_id, "En-têtes", headers=headers))))
+
+    assert json.loads(state["requests"][0]["body"])["emails"][0]["headers"] == headers
+    assert stored_extras(service, message_id)["headers"] == {name.lower(): v for name, v in headers.items()}
+
+
+def test_values_over_the_service_limits_are_left_out_and_the_message_still_goes(service, properties):
+    message_id = unique("m")
+    mail = message(
+        message_id,
+        "Trop de tout",
+        to=", ".join(f"destinataire-{n:05d}@acme.fr" for n in range(800)),
+        cc="jean@acme.fr",
+        headers={"References": "<ref@acme.fr> " * 1000, "List-Id": "<l.acme.fr>"},
+        attachments=[{"name": "n" * 1200, "size": n, "contentType": "text/plain"} for n in range(120)],
+    )
+
+    state = script_run(mailbox(properties, thread("t1", mail)))
+
+    sent = json.loads(state["requests"][0]["body"])["emails"][0]
+    assert "to" not in sent and sent["cc"] == "jean@acme.fr"
+    assert sent["headers"] == {"List-Id": "<l.acme.fr>"}
+    assert len(sent["attachments"]) == 100 and len(sent["attachments"][0]["name"]) == 1000
+    assert pushed(state) == [(message_id, 200)]
 
 
 def test_a_rerun_of_a_relabelled_thread_delivers_nothing_twice(service, receiver_live, properties):

@@ -132,7 +132,8 @@ def test_export_has_the_documented_sections_and_keys():
     assert exported["version"] == 1
     assert list(exported["settings"]) == list(SPEC_EXAMPLE["settings"])
     lane_keys = ["max_in_flight", "rate_limit_per_minute", "breaker_failures"]
-    assert list(exported["endpoints"][0]) == list(SPEC_EXAMPLE["endpoints"][0]) + lane_keys + ["retry_on_status"]
+    added = ["retry_on_status", "receives_alerts"]
+    assert list(exported["endpoints"][0]) == list(SPEC_EXAMPLE["endpoints"][0]) + lane_keys + added
     assert list(exported["rules"][0]) == list(SPEC_EXAMPLE["rules"][0])
     assert exported["settings"]["window_start"] == "08h30"
     assert [r["name"] for r in exported["rules"]] == ["Billing", "Drop spam", "Default too"]
@@ -488,6 +489,15 @@ def test_lane_limits_are_imported_and_validated():
         ]})
     paths = [error.path for error in raised.value.errors]
     assert paths == ["endpoints[0].rate_limit_per_minute"]
+
+
+def test_an_endpoint_is_flagged_to_receive_the_alerts():
+    endpoint_create(name="default", is_default=True)
+
+    config_import({"version": 1, "endpoints": [{"name": "default"}, {"name": "ops", "url": "https://ops.acme.fr/in",
+                                                "receives_alerts": True}]})
+
+    assert dict(WebhookEndpoint.objects.values_list("name", "receives_alerts")) == {"default": False, "ops": True}
 
 
 def test_a_lane_limit_out_of_range_is_refused_with_its_path():

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.addresses import address_canonicalize, sender_email_parse
+from core.addresses import address_canonicalize, address_list_parse, sender_email_parse
 
 
 @pytest.mark.parametrize("spelling", [
@@ -75,3 +75,14 @@ def test_decorating_an_address_never_makes_a_new_sender(local, domain, quoted, u
     spelling = spelling.upper() if upper else spelling
     spelling = f"Name <{spelling}>" if named else spelling
     assert sender_email_parse(spelling) == f"{local}@{domain}"
+
+
+@pytest.mark.parametrize("values,expected", [
+    (['Jean <Jean@Acme.fr>, "Dupont, Marie" <marie@acme.fr>'], ["jean@acme.fr", "marie@acme.fr"]),
+    (["Équipe: a@acme.fr, b@acme.fr;"], ["a@acme.fr", "b@acme.fr"]),
+    (["jo@acme.fr", "Jo <JO@acme.fr.>"], ["jo@acme.fr"]),
+    (["Jo <jo@acme.fr> bureau, b@acme.fr"], ["jo@acme.fr", "b@acme.fr"]),
+    (["undisclosed-recipients:;", "", " , "], []),
+])
+def test_an_address_list_gives_each_canonical_address_once_in_order(values, expected):
+    assert address_list_parse(values) == expected

@@ -61,7 +61,7 @@ def test_list_queries_do_not_grow_with_rows_and_never_load_bodies(admin_client):
     assert len(many) == len(few)
     email_selects = [sql for sql in many if 'FROM "ingress_inboundemail"' in sql]
     assert email_selects
-    for column in ("body", "links", "decision"):
+    for column in ("body", "links", "decision", "recipients", "headers", "attachments"):
         selected = re.compile(rf'(SELECT|,)\s*"ingress_inboundemail"\."{column}"')  # a column, not inside a function
         assert not any(selected.search(sql.split(" FROM ")[0]) for sql in email_selects), column
 
@@ -116,6 +116,26 @@ def test_the_body_is_shown_escaped(admin_client):
     html = admin_client.get(f"{CHANGELIST}{email.pk}/change/").content.decode()
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
     assert '<script>alert("x")</script>' not in html
+
+
+def test_the_detail_page_shows_recipients_headers_and_attachments_escaped(admin_client):
+    email = email_create(
+        recipients={"to": ["missions+paris@acme.fr"], "cc": [], "reply_to": [], "delivered_to": ["signal@acme.fr"]},
+        headers={"list-id": "<missions.acme.fr>", "x-mailer": "<script>alert(1)</script>"},
+        attachments=[{"name": "brief <v2>.pdf", "size": 48213, "content_type": "application/pdf"}],
+    )
+    html = admin_client.get(f"{CHANGELIST}{email.pk}/change/").content.decode()
+    assert "<td>to</td><td>missions+paris@acme.fr</td>" in html
+    assert "<td>delivered-to</td><td>signal@acme.fr</td>" in html
+    assert "<td>cc</td>" not in html
+    assert "<td>list-id</td><td>&lt;missions.acme.fr&gt;</td>" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    assert "<td>brief &lt;v2&gt;.pdf</td><td>47.1\xa0KB</td><td>application/pdf</td>" in html
+
+
+def test_the_detail_page_says_when_the_script_sent_no_recipients_headers_or_attachments(admin_client):
+    html = admin_client.get(f"{CHANGELIST}{email_create().pk}/change/").content.decode()
+    assert html.count("Not sent by the script.") == 2 and "None sent by the script." in html
 
 
 def test_the_rerun_action_creates_the_missing_delivery_and_says_so(admin_client):

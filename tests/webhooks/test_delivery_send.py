@@ -27,7 +27,7 @@ def test_payload_keeps_the_legacy_keys_in_order(make_delivery, receiver, email):
     assert list(payload) == [
         "microsoft_graph_email_id", "email_id", "subject", "receivedDateTime", "sender_address", "sender_email",
         "bodyPreview", "email_content", "source", "detector", "delivery_time", "webhooks_time_start",
-        "webhooks_time_end", "delivery_links",
+        "webhooks_time_end", "delivery_links", "body_text", "links_by_provider",
     ]
     assert payload["email_content"] == email.body
     assert payload["delivery_time"] == "14h30"

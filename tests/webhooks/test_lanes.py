@@ -147,6 +147,15 @@ def test_an_attempt_in_flight_when_the_lane_opened_does_not_reopen_it():
     assert later.open_until == opened.open_until
 
 
+def test_the_lane_keeps_the_time_it_opened_through_failed_probes_until_it_closes():
+    opened = failures(Lane(), 5, at=NOW)
+    probe = replace(opened, state=HALF_OPEN, probe_delivery_id=9)
+    reopened = lane_after_attempt(probe, LIMITS, Outcome.FAILURE, delivery_id=9, now=NOW + 40 * SECONDS)
+    closed = lane_after_attempt(replace(reopened, state=HALF_OPEN, probe_delivery_id=9), LIMITS, Outcome.SUCCESS,
+                                delivery_id=9, now=NOW + 2 * timedelta(minutes=1))
+    assert (opened.opened_at, reopened.opened_at, closed.opened_at) == (NOW, NOW, None)
+
+
 # --- health ------------------------------------------------------------------------------------------------
 def test_failing_since_is_the_first_failure_after_the_last_success():
     lane = failures(Lane(), 1, at=NOW)

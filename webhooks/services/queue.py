@@ -65,7 +65,7 @@ def lane_limits(endpoint: WebhookEndpoint) -> lanes.LaneLimits:
 
 LANE_FIELDS = (
     "state", "state_since", "consecutive_failures", "cooldown_seconds", "open_until", "probe_delivery_id",
-    "rate_next_at", "last_success_at", "failing_since",
+    "rate_next_at", "last_success_at", "failing_since", "opened_at",
 )
 
 

@@ -1,0 +1,71 @@
+"""Alerts in admin: read-only, open ones first; each with the notifications tried and their errors."""
+
+from django.contrib import admin
+from django.db.models import Count, Q
+
+from ops.models import Alert, AlertNotification
+
+
+class AlertStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("resolved", "Resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("open", "resolved"):
+            return queryset.filter(resolved_at__isnull=self.value() == "open")
+        return queryset
+
+
+class AlertNotificationInline(admin.TabularInline):
+    model = AlertNotification
+    extra = 0
+    can_delete = False
+    fields = ("sent_at", "event", "channel", "succeeded", "error")
+    readonly_fields = fields
+    verbose_name_plural = "notifications (newest first)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = (
+        "kind", "subject_type", "subject_label", "state", "message", "count", "first_seen_at", "last_seen_at",
+        "resolved_at", "last_notified_at", "notification_errors",
+    )
+    list_filter = ("kind", AlertStateFilter, "subject_type")
+    search_fields = ("subject_label", "message")
+    fields = (
+        "kind", "subject_type", "subject_id", "subject_label", "message", "count", "first_seen_at", "last_seen_at",
+        "resolved_at", "last_notified_at", "notified_open",
+    )
+    readonly_fields = fields
+    inlines = [AlertNotificationInline]
+
+    def get_queryset(self, request):
+        failed = Count("notifications", filter=Q(notifications__succeeded=False))
+        return super().get_queryset(request).annotate(failed_notifications=failed)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="state", ordering="resolved_at")
+    def state(self, alert) -> str:
+        return "open" if alert.is_open else "resolved"
+
+    @admin.display(description="failed notifications", ordering="failed_notifications")
+    def notification_errors(self, alert) -> int:
+        return alert.failed_notifications
