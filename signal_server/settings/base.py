@@ -168,6 +168,42 @@ ENDPOINT_DISABLE_AFTER_HOURS = env.int("ENDPOINT_DISABLE_AFTER_HOURS", default=7
 # After a secret rotation, how long the previous secret still signs deliveries (beside the new one); 0 = not at all.
 SECRET_ROTATION_OVERLAP_HOURS = max(0, env.int("SECRET_ROTATION_OVERLAP_HOURS", default=24))
 
+# --- Alerts (docs/alerts.md) ------------------------------------------------------------------
+# Who gets the alert e-mails (comma-separated; empty: none, alerts are still recorded and sent to the
+# endpoints flagged `receives_alerts`).
+ALERT_EMAILS = [a.strip() for a in env.str("ALERT_EMAILS", default="").split(",") if a.strip()]
+# No push for this many minutes inside the time window raises an alert; 0 = off.
+ALERT_NO_INGRESS_MINUTES = env.int("ALERT_NO_INGRESS_MINUTES", default=60)
+# The oldest due delivery of a lane that may send waiting this many minutes raises an alert; 0 = off.
+ALERT_QUEUE_AGE_MINUTES = env.int("ALERT_QUEUE_AGE_MINUTES", default=15)
+# How often a delivery worker (one at a time) evaluates the alert rules.
+ALERT_EVALUATE_SECONDS = env.float("ALERT_EVALUATE_SECONDS", default=30.0)
+
+# --- E-mail (Django's mailers) -----------------------------------------------------------------
+EMAIL_TIMEOUT_SECONDS = 10
+
+
+def _mailer(url: dict) -> dict:
+    """A MAILERS entry from django-environ's parse of EMAIL_URL (smtp://, smtp+tls://, consolemail://, …)."""
+    backend = url["EMAIL_BACKEND"]
+    if backend.endswith(".smtp.EmailBackend"):
+        options = {
+            "host": url["EMAIL_HOST"], "port": url["EMAIL_PORT"], "username": url["EMAIL_HOST_USER"] or None,
+            "password": url["EMAIL_HOST_PASSWORD"] or None, "use_tls": url.get("EMAIL_USE_TLS", False),
+            "use_ssl": url.get("EMAIL_USE_SSL", False), "timeout": EMAIL_TIMEOUT_SECONDS,
+        }
+    elif backend.endswith(".filebased.EmailBackend"):
+        options = {"file_path": "/" + url["EMAIL_FILE_PATH"]}
+    else:
+        options = {}
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+# Parsed by django-environ (env.email_url's parser); an empty value, as .env.example leaves it, is the default.
+MAILERS = {"default": _mailer(environ.Env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="signal-server@localhost")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+
 # --- Auth, i18n, static ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
