@@ -1,8 +1,11 @@
 """Ingress reads: whether an e-mail was seen before, and the history of inbound e-mails."""
 
+from collections import defaultdict
+
 from django.db.models import Count, Prefetch, Q
 from django.db.models.functions import TruncHour
 
+from core.distributions import Histogram, histogram_by_group, nearest_rank_percentiles
 from ingress.models import InboundEmail
 from webhooks.models import WebhookDelivery
 
@@ -69,3 +72,32 @@ def email_counts_by_provider(since, providers) -> dict[str, int]:
     return recent.aggregate(
         **{p: Count("pk", filter=Q(links__icontains=f'"provider": "{p}"')) for p in providers}
     )
+
+
+# --- Answer times and counts (overview, /metrics) ------------------------------------------------------
+
+
+def answer_ms_percentiles_by_hour(since, tz) -> dict:
+    """{local hour (naive): {50: p50, 95: p95}} of the answer times (ms) of e-mails received since `since`.
+
+    One query over a range of the received_at index (e-mails recorded before answer times were are left
+    out); the hours and ranks are worked out here: SQLite would convert each row's time zone through a
+    Python function once per window clause, ten times slower.
+    """
+    per_hour: dict = defaultdict(list)
+    rows = InboundEmail.objects.filter(received_at__gte=since, answer_ms__isnull=False).order_by()
+    for received_at, answer_ms in rows.values_list("received_at", "answer_ms").iterator(chunk_size=5000):
+        per_hour[received_at.astimezone(tz).replace(minute=0, second=0, microsecond=0, tzinfo=None)].append(answer_ms)
+    return {hour: nearest_rank_percentiles(values) for hour, values in per_hour.items()}
+
+
+def answer_ms_histogram(since, bounds_ms: tuple[int, ...]) -> Histogram | None:
+    """Answer times (ms) of the e-mails received since `since` in cumulative buckets; None without any."""
+    recent = InboundEmail.objects.filter(received_at__gte=since, answer_ms__isnull=False)
+    histograms = histogram_by_group(recent, groups=(), value="answer_ms", bounds=bounds_ms)
+    return histograms[0] if histograms and histograms[0].count else None
+
+
+def email_counts_by_status() -> dict[str, int]:
+    """Every recorded e-mail by status: one scan of the status index."""
+    return dict(InboundEmail.objects.values_list("status").annotate(n=Count("pk")).order_by())

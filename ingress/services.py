@@ -1,6 +1,7 @@
 """The ingress pipeline (SPEC §3.2 steps 4-12): from a validated push to committed, enqueued deliveries."""
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -163,8 +164,13 @@ def email_decide(
     return IngressDecision(InboundEmail.Status.PROCESSED, record, targets=routing.targets, routing=routing)
 
 
-def email_ingest(push: InboundPush, *, now: datetime | None = None) -> IngestResult:
-    """Decide what happens to a pushed e-mail; every 200 it answers is durably recorded first."""
+def email_ingest(push: InboundPush, *, now: datetime | None = None, started: float | None = None) -> IngestResult:
+    """Decide what happens to a pushed e-mail; every 200 it answers is durably recorded first.
+
+    `started` is the `time.perf_counter()` of the request's start: the e-mail's row records the
+    milliseconds from then to its decision (`answer_ms`), from this call's start without it.
+    """
+    started = time.perf_counter() if started is None else started
     now = now or timezone.now()
     config = ingress_config_get()
     if not config.ingress_enabled:
@@ -186,7 +192,7 @@ def email_ingest(push: InboundPush, *, now: datetime | None = None) -> IngestRes
             # A refusal writes nothing, so it looks the e-mail up; a write relies on the unique dedup key.
             if not decided.status and config.email_id_dedup_enabled and email_is_known(email_id):
                 return _already_processed(email_id)
-            return _decision_apply(decided, config, email_id)
+            return _decision_apply(decided, config, email_id, started)
     except IntegrityError:
         # Seen before, or a concurrent push of the same e-mail committed first and owns the delivery set.
         if config.email_id_dedup_enabled and email_is_known(email_id):
@@ -199,14 +205,17 @@ def _already_processed(email_id: str) -> IngestResult:
     return _answer("already_processed", email_id)
 
 
-def _decision_apply(decided: IngressDecision, config: IngressConfig, email_id: str) -> IngestResult:
+def _decision_apply(decided: IngressDecision, config: IngressConfig, email_id: str, started: float) -> IngestResult:
     if not decided.status:
         if decided.message == "No active endpoint":
             logger.warning("INGRESS: no endpoint for email_id=%s: configure a default endpoint", email_id)
         else:
             logger.info("INGRESS: %s email_id=%s", decided.message, email_id)
         return IngestResult.refused(409, decided.message)
-    email = row_insert(InboundEmail(**decided.record, status=decided.status, deliver_after=decided.deliver_after))
+    answer_ms = round((time.perf_counter() - started) * 1000)  # written by the INSERT below: no query of its own
+    email = row_insert(
+        InboundEmail(**decided.record, status=decided.status, deliver_after=decided.deliver_after, answer_ms=answer_ms)
+    )
     if decided.routing is not None:
         for rule in decided.routing.matched_rules:
             logger.info("ROUTING_RULES: Matched rule %s (%s) email_id=%s", rule["id"], rule["name"], email_id)

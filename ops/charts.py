@@ -136,3 +136,43 @@ def horizontal_bar_chart(
         width=width, height=max(len(items), 1) * row, label_width=label_width, bars=bars,
         total=sum(count for _, count, _ in items),
     )
+
+
+@dataclass
+class PercentileChart:
+    width: int
+    height: int
+    plot_height: int
+    bars: list[Bar]
+    ticks: list[Tick]
+    max_value: int
+    series: list[Series]
+
+
+def percentile_bar_chart(
+    buckets: list[tuple[str, str | None, dict[int, int]]],
+    series: dict[int, Series],
+    *,
+    width: int = 840,
+    plot_height: int = 120,
+    gap: float = 1.0,
+) -> PercentileChart:
+    """One bar per bucket `(title, tick label or None, {percent: value})`, each percent rising from the axis,
+    the highest behind: a p50 bar drawn over its p95 bar. A bucket without values has no bar."""
+    max_value = max([value for _, _, values in buckets for value in values.values()] + [1])
+    slot = width / max(len(buckets), 1)
+    bars, ticks = [], []
+    for index, (title, tick, values) in enumerate(buckets):
+        x = index * slot
+        bar = Bar(x=round(x + gap / 2, 2), width=round(max(slot - gap, 1.0), 2))
+        for percent in sorted(values, reverse=True):
+            height = values[percent] / max_value * plot_height
+            label = f"{title} — {series[percent].label}: {values[percent]}"
+            bar.segments.append(Segment(round(plot_height - height, 2), round(height, 2), series[percent].color, label))
+        bars.append(bar)
+        if tick:
+            ticks.append(Tick(round(x, 2), tick))
+    return PercentileChart(
+        width=width, height=plot_height + 20, plot_height=plot_height, bars=bars, ticks=ticks, max_value=max_value,
+        series=[series[percent] for percent in sorted(series)],
+    )

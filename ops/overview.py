@@ -1,6 +1,7 @@
 """The admin overview page: the last 7 days of e-mails and deliveries, and the queue right now."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin
@@ -11,12 +12,13 @@ from django.utils import timezone
 from configuration.selectors import time_zone_configured
 from core.times import seconds_since
 from ingress.models import InboundEmail
-from ingress.selectors import email_counts_by_hour, email_counts_by_provider
-from ops.charts import Series, horizontal_bar_chart, stacked_bar_chart
+from ingress.selectors import answer_ms_percentiles_by_hour, email_counts_by_hour, email_counts_by_provider
+from ops.charts import Series, horizontal_bar_chart, percentile_bar_chart, stacked_bar_chart
 from ops.selectors import alerts_for_overview
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import (
     attempt_failure_reason_counts,
+    attempt_ms_percentiles,
     delivery_counts_by_day,
     delivery_queue_summary,
     heartbeat_last_at,
@@ -48,6 +50,15 @@ _DELIVERY_COLORS = {
 }
 DELIVERY_SERIES = [Series(s.value, s.label, _DELIVERY_COLORS[s]) for s in WebhookDelivery.Status]
 REASON_COLOR = "#ba2121"
+# Ingress answer times: the last 24 local hours, p50 drawn over p95.
+ANSWER_HOURS = 24
+ANSWER_SERIES = {50: Series("p50", "p50 (median)", "#3f7fbf"), 95: Series("p95", "p95", "#a9c6e8")}
+LATENCY_WINDOW = timedelta(hours=24)
+
+
+class Latency(NamedTuple):
+    p50: int
+    p95: int
 
 
 def _local_midnight(day, tz: ZoneInfo) -> datetime:
@@ -87,6 +98,8 @@ def overview_build(now: datetime | None = None) -> dict:
         "oldest_due_age": seconds_since(queue_oldest_due(now), now),
         "heartbeat_age": seconds_since(heartbeat_last_at(), now),
         "lanes": _lanes(now),
+        "answer_chart": _answer_times_chart(now, tz),
+        "answer_hours": ANSWER_HOURS,
         "alerts": alerts_for_overview(now),
     }
 
@@ -129,10 +142,26 @@ def _deliveries_per_day(days: list[date], since: datetime, tz: ZoneInfo) -> dict
     return per_day
 
 
+def _answer_times_chart(now: datetime, tz: ZoneInfo):
+    """p50 and p95 of the ingress answer time per local hour, the current one last; an hour without a push is empty."""
+    current = now.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    hours = [current - timedelta(hours=back) for back in range(ANSWER_HOURS - 1, -1, -1)]
+    found = answer_ms_percentiles_by_hour(hours[0], tz)
+    buckets = []
+    for moment in hours:
+        local = moment.astimezone(tz).replace(tzinfo=None)
+        buckets.append((local.strftime("%a %d %b %H:00"), local.strftime("%H:00") if local.hour % 3 == 0 else None,
+                        found.get(local, {})))
+    return percentile_bar_chart(buckets, ANSWER_SERIES)
+
+
 def _lanes(now: datetime) -> list[tuple]:
+    """Each endpoint with its lane's health and its attempts' latency over 24 h (None without attempts)."""
     endpoints = list(WebhookEndpoint.objects.order_by("-is_active", "name"))
     health = lanes_health(endpoints, now)
-    return [(endpoint, health[endpoint.pk]) for endpoint in endpoints]
+    latencies = attempt_ms_percentiles(now - LATENCY_WINDOW)
+    found = {pk: Latency(values[50], values[95]) for pk, values in latencies.items()}
+    return [(endpoint, health[endpoint.pk], found.get(endpoint.pk)) for endpoint in endpoints]
 
 
 def overview_view(request):

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from ingress.api.history import EmailDetailView, EmailListView
 from ops.api import WebhookLogsView
 from ops.health import health, health_ready
+from ops.metrics import metrics_view
 from ops.overview import overview_view
 
 admin.site.site_header = "Signal Server"
@@ -18,6 +19,7 @@ handler500 = "core.errors.server_error"
 urlpatterns = [
     path("health", health, name="health"),
     path("health/ready", health_ready, name="health-ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/ingress/", include("ingress.urls")),
     path("api/webhooks/", include("webhooks.api.urls")),
     path("api/emails/", EmailListView.as_view(), name="api-email-list"),

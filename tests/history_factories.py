@@ -86,7 +86,7 @@ def delivery_create(
             number=number,
             started_at=moment,
             finished_at=attempt.pop("finished_at", moment + timedelta(milliseconds=120)),
-            duration_ms=120,
+            duration_ms=attempt.pop("duration_ms", 120),
             url=attempt.pop("url", endpoint.url),
             delivery_mode=attempt.pop("delivery_mode", endpoint.delivery_mode),
             request_size=attempt.pop("request_size", 812),

@@ -9,6 +9,7 @@ from django.db.models import Count, F, Max, Min, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
+from core.distributions import Histogram, histogram_by_group, percentiles_by_group
 from webhooks import lanes
 from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery, WebhookEndpoint, WorkerHeartbeat
 
@@ -262,3 +263,40 @@ def _median_latencies(attempts) -> dict[int, int]:
         total=Window(Count("pk"), partition_by=per_endpoint),
     )
     return dict(ranked.filter(rank=F("total") / 2 + 1).values_list("endpoint", "duration_ms"))
+
+
+# --- Latency, counts and lane states (overview, /metrics) ---------------------------------------------
+
+
+def _attempts_finished_since(since: datetime) -> QuerySet[DeliveryAttempt]:
+    """Finished attempts of e-mail deliveries started since `since`: a range of the started_at index."""
+    return DeliveryAttempt.objects.filter(started_at__gte=since, finished_at__isnull=False, delivery__is_test=False)
+
+
+def attempt_ms_percentiles(since: datetime) -> dict[int, dict[int, int]]:
+    """{endpoint id: {50: p50, 95: p95}} of the attempts' durations (ms) since `since`, timeouts included."""
+    return percentiles_by_group(_attempts_finished_since(since), group=F("delivery__endpoint_id"), value="duration_ms")
+
+
+def attempt_ms_histograms(since: datetime, bounds_ms: tuple[int, ...]) -> list[Histogram]:
+    """The attempts' durations (ms) since `since` in cumulative buckets, per (endpoint id, succeeded)."""
+    return histogram_by_group(
+        _attempts_finished_since(since), groups=("delivery__endpoint_id", "succeeded"), value="duration_ms",
+        bounds=bounds_ms,
+    )
+
+
+def delivery_counts_by_endpoint_status() -> list[tuple[int, str, int]]:
+    """(endpoint id, status, count) of every delivery, test sends included, so that the (endpoint, status,
+    created_at) index alone answers: one scan of it."""
+    return list(WebhookDelivery.objects.values_list("endpoint_id", "status").annotate(n=Count("pk")).order_by())
+
+
+def endpoint_lane_states(now: datetime) -> list[tuple[WebhookEndpoint, str]]:
+    """Each endpoint with its lane's state as shown (closed, open, half_open, disabled); one query."""
+    states = []
+    for endpoint in WebhookEndpoint.objects.select_related("lane").order_by("name"):
+        row = getattr(endpoint, "lane", None) or EndpointLane(endpoint=endpoint)
+        lane = lanes.Lane(state=row.state, open_until=row.open_until)
+        states.append((endpoint, lanes.lane_state_shown(lane, endpoint_active=endpoint.is_active, now=now)))
+    return states

@@ -1,5 +1,6 @@
 import json
 import logging
+import time
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -55,8 +56,8 @@ def batch_item_answer(result: IngestResult) -> dict:
     return item
 
 
-def push_process(item: object, source: str) -> IngestResult:
-    """Validate one push object and run it through the pipeline."""
+def push_process(item: object, source: str, started: float | None = None) -> IngestResult:
+    """Validate one push object and run it through the pipeline (`started`: the request's perf_counter start)."""
     if not isinstance(item, dict):
         return IngestResult.refused(400, "Invalid JSON payload")
     serializer = GmailPushSerializer(data=item)
@@ -72,7 +73,7 @@ def push_process(item: object, source: str) -> IngestResult:
         source=source,
         **serializer.push_extras(),
     )
-    return email_ingest(push)
+    return email_ingest(push, started=started)
 
 
 class JSONAnswers(BaseContentNegotiation):
@@ -88,7 +89,7 @@ class JSONAnswers(BaseContentNegotiation):
 class IngressView(APIView):
     """Shared edge checks of SPEC §3.2: token, size, optional signature, JSON object.
 
-    Subclasses define `handle_payload(data, source)` for the parsed object.
+    Subclasses define `handle_payload(data, source, started)` for the parsed object.
     """
 
     authentication_classes: list = []
@@ -97,6 +98,7 @@ class IngressView(APIView):
     content_negotiation_class = JSONAnswers
 
     def post(self, request):
+        started = time.perf_counter()  # the answer time recorded with each e-mail counts from here
         try:
             refusal = self._request_refusal(request)
             if refusal:
@@ -107,7 +109,7 @@ class IngressView(APIView):
                 return _respond(IngestResult.refused(400, "Invalid JSON payload"))
             if not isinstance(data, dict):
                 return _respond(IngestResult.refused(400, "Invalid JSON payload"))
-            return self.handle_payload(data, request.headers.get("X-Source", "")[: column_length("source")])
+            return self.handle_payload(data, request.headers.get("X-Source", "")[: column_length("source")], started)
         except RequestDataTooBig:
             return _respond(_too_large())
         except DATABASE_UNAVAILABLE:
@@ -156,8 +158,8 @@ class GmailPushView(IngressView):
     def post(self, request):
         return super().post(request)
 
-    def handle_payload(self, data: dict, source: str) -> Response:
-        return _respond(push_process(data, source))
+    def handle_payload(self, data: dict, source: str, started: float) -> Response:
+        return _respond(push_process(data, source, started))
 
 
 class GmailBatchView(IngressView):
@@ -175,7 +177,7 @@ class GmailBatchView(IngressView):
     def post(self, request):
         return super().post(request)
 
-    def handle_payload(self, data: dict, source: str) -> Response:
+    def handle_payload(self, data: dict, source: str, started: float) -> Response:
         emails = data.get("emails")
         if not isinstance(emails, list) or not emails:
             return _respond(IngestResult.refused(400, "Missing field: emails"))
@@ -184,7 +186,7 @@ class GmailBatchView(IngressView):
         results = []
         for item in emails:
             try:
-                result = push_process(item, source)
+                result = push_process(item, source, started)
             except DATABASE_UNAVAILABLE:
                 raise  # the whole batch is a 503; on the retry, items already recorded answer already_processed
             except Exception:

@@ -5,6 +5,7 @@ everything an operator tunes at runtime lives in models edited in admin. Every v
 listed, with its default, in the README.
 """
 
+import ipaddress
 import json
 import os
 from datetime import timedelta
@@ -344,6 +345,16 @@ WEBHOOK_USER_AGENT = f"signal-server/{VERSION}"
 # /health/ready answers 503 when the last worker heartbeat, or the oldest due delivery, is older than this.
 HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env.int("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", default=60)
 HEALTH_QUEUE_MAX_AGE_SECONDS = env.int("HEALTH_QUEUE_MAX_AGE_SECONDS", default=300)
+
+# GET /metrics (Prometheus): a bearer token, or client addresses allowed without one; neither = no endpoint (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="").strip()
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(cidr.strip(), strict=False)
+        for cidr in env.str("METRICS_ALLOWED_IPS", default="").split(",") if cidr.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {exc} (comma-separated addresses or CIDRs)") from exc
 
 # File offload to an S3-compatible bucket (SPEC §8, transfers app). Off unless R2_ENABLED.
 R2_ENABLED = env.bool("R2_ENABLED", default=False)

@@ -45,8 +45,8 @@ def test_the_page_draws_every_chart_as_inline_svg_with_no_external_asset(admin_c
     response = admin_client.get(OVERVIEW)
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.count('<svg class="chart') == 4
-    for chart_id in ("chart-emails", "chart-deliveries", "chart-providers", "chart-reasons"):
+    assert html.count('<svg class="chart') == 5
+    for chart_id in ("chart-emails", "chart-answer-times", "chart-deliveries", "chart-providers", "chart-reasons"):
         assert f'id="{chart_id}"' in html
     assert "<rect" in html and "Processed: 1" in html and "upstream_server_error: 1" in html
     assert not re.search(r"""(src|href)=["']https?://""", html)
@@ -150,7 +150,7 @@ def test_each_endpoint_has_a_lane_line_with_its_state_and_health(admin_client):
     waiting = delivery_create(email_create(), broken, status="pending")
     retired = endpoint_create(name="retired", is_active=False, deactivated_reason="gone")
 
-    lanes = {endpoint.name: health for endpoint, health in overview_build()["lanes"]}
+    lanes = {endpoint.name: health for endpoint, health, _ in overview_build()["lanes"]}
 
     assert lanes["healthy"].state == "closed" and lanes["healthy"].success_rate_24h == 1.0
     assert (lanes["broken"].state, lanes["broken"].consecutive_failures) == ("open", 5)
@@ -158,6 +158,39 @@ def test_each_endpoint_has_a_lane_line_with_its_state_and_health(admin_client):
     assert lanes[retired.name].state == "disabled"
     html = admin_client.get(OVERVIEW).content.decode()
     assert 'id="lanes"' in html and 'class="lane-open">open' in html
+
+
+def test_ingress_answer_time_p50_and_p95_per_hour_over_the_last_24_hours(admin_client):
+    settings_update(time_zone="Europe/Paris")
+    now = datetime(2026, 4, 10, 15, 20, tzinfo=PARIS)
+    for answer_ms in range(10, 210, 10):  # 20 pushes this hour: p50 is the 10th, p95 the 19th
+        email_create(answer_ms=answer_ms, received_at=now - timedelta(minutes=10))
+    email_create(answer_ms=700, received_at=now - timedelta(hours=2))
+    email_create(answer_ms=900, received_at=now - timedelta(hours=25))  # before the 24 hours
+    email_create(answer_ms=None, received_at=now - timedelta(minutes=5))  # recorded before answer times were
+    chart = overview_build(now)["answer_chart"]
+    assert len(chart.bars) == 24
+    assert bucket(chart, "Fri 10 Apr 15:00") == {"p50 (median)": 100, "p95": 190}
+    assert bucket(chart, "Fri 10 Apr 13:00") == {"p50 (median)": 700, "p95": 700}
+    assert sum(len(bar.segments) for bar in chart.bars) == 4
+    assert chart.max_value == 700
+    assert 'id="chart-answer-times"' in admin_client.get(OVERVIEW).content.decode()
+
+
+def test_each_endpoint_shows_its_attempt_latency_p50_and_p95_over_24_hours(admin_client):
+    now = timezone.now()
+    endpoint = endpoint_create(name="timed")
+    durations = [ok_attempt(duration_ms=ms) for ms in (100, 200, 300)] + [failed_attempt(None, duration_ms=5000)]
+    delivery_create(email_create(), endpoint, attempts=durations)
+    long_ago = now - timedelta(hours=25)
+    delivery_create(email_create(), endpoint, attempts=[ok_attempt(duration_ms=9000, started_at=long_ago)])
+    endpoint_create(name="silent")
+
+    latencies = {endpoint.name: latency for endpoint, _, latency in overview_build(now)["lanes"]}
+
+    assert latencies == {"timed": (200, 5000), "silent": None}
+    html = admin_client.get(OVERVIEW).content.decode()
+    assert '<td class="latency">200 / 5000 ms</td>' in html
 
 
 def test_the_page_query_count_does_not_grow_with_the_data(admin_client):
@@ -170,7 +203,7 @@ def test_the_page_query_count_does_not_grow_with_the_data(admin_client):
     delivery_create(email_create(), endpoint, attempts=[failed_attempt(500)])
     few = load()
     for _ in range(40):
-        delivery_create(email_create(), endpoint, attempts=[failed_attempt(500), ok_attempt()])
+        delivery_create(email_create(answer_ms=12), endpoint, attempts=[failed_attempt(500), ok_attempt()])
     assert load() == few
 
 
