@@ -14,6 +14,7 @@ from django.db import transaction
 
 from configuration.models import IngressSettings, RuntimeFlags
 from configuration.snapshot import config_changed
+from routing.conditions import NONE, value_kind
 from routing.models import RoutingCondition, RoutingRule
 from webhooks.models import DeliverySettings, WebhookEndpoint
 from webhooks.services.endpoints import endpoints_deactivate
@@ -73,7 +74,8 @@ RULE_KEYS = {
     "priority": STR,
     "stop_processing": BOOL,
 }
-CONDITION_KEYS = {"field": STR, "operator": STR, "value": STR, "case_sensitive": BOOL}
+# `header_name` is written only for header conditions; `value` may be left out when the operator takes none.
+CONDITION_KEYS = {"field": STR, "operator": STR, "value": STR, "case_sensitive": BOOL, "header_name": STR}
 # Model fields stored as "" that the document spells null.
 NULLABLE_STRINGS = {"window_start", "window_end", "secret"}
 
@@ -165,11 +167,16 @@ def _rule_exported(rule: RoutingRule) -> dict:
         "name": rule.name,
         "is_active": rule.is_active,
         "match": rule.match,
-        "conditions": [{key: getattr(c, key) for key in CONDITION_KEYS} for c in rule.conditions.all()],
+        "conditions": [_condition_exported(c) for c in rule.conditions.all()],
         "endpoint": rule.endpoint.name if rule.endpoint else None,
         "priority": rule.priority,
         "stop_processing": rule.stop_processing,
     }
+
+
+def _condition_exported(condition: RoutingCondition) -> dict:
+    keys = [key for key in CONDITION_KEYS if key != "header_name" or condition.field == RoutingCondition.Field.HEADER]
+    return {key: getattr(condition, key) for key in keys}
 
 
 def _exported(key: str, value):
@@ -452,13 +459,21 @@ def _conditions_read(
         return []
     conditions = []
     for index, item in enumerate(data):
-        values = _object_read(item, f"{path}[{index}]", CONDITION_KEYS, errors, required=("field", "operator", "value"))
+        required = ("field", "operator") if _takes_no_value(item) else ("field", "operator", "value")
+        values = _object_read(item, f"{path}[{index}]", CONDITION_KEYS, errors, required=required)
         if values is None:
             continue
         condition = RoutingCondition(rule=rule)
         _assign(condition, values)
         conditions.append((index, condition))
     return conditions
+
+
+def _takes_no_value(item) -> bool:
+    """is_true / is_false conditions have no value to give."""
+    if not isinstance(item, dict) or not all(isinstance(item.get(key), str) for key in ("field", "operator")):
+        return False
+    return value_kind(item["field"], item["operator"]) == NONE
 
 
 # --- Shape checks and model validation ---------------------------------------------------------

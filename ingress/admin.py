@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from ingress.models import InboundEmail
-from ingress.selectors import email_sample_get, emails_recent
+from ingress.selectors import email_sample_get, emails_recent, routable_sample_build
 from ingress.services import EmailRerunRefused, email_rerun
 from routing.forms import RulesTestForm
 from routing.models import RoutingRule
@@ -226,18 +226,16 @@ class InboundEmailAdmin(admin.ModelAdmin):
         explanation = email = None
         if request.method == "POST":
             form = RulesTestForm(request.POST, recent=recent)
-            if form.is_valid():
-                sample = {k: form.cleaned_data[k] for k in ("sender", "subject", "body")}
-                picked = form.cleaned_data["email"]
-                if picked is not None:
-                    sample = email_sample_get(picked) or sample
-                    form = RulesTestForm(initial=sample, recent=recent)
-                explanation, email = rules_preview(**sample)
+            picked = form.cleaned_data["email"] if form.is_valid() else None
         else:
-            sample = email_sample_get(request.GET.get("email"))
-            form = RulesTestForm(initial=sample or {}, recent=recent)
-            if sample:
-                explanation, email = rules_preview(**sample)
+            form, picked = RulesTestForm(recent=recent), request.GET.get("email")
+        sample = email_sample_get(picked)
+        if sample:
+            # The form then shows the recorded e-mail, and can be edited and sent again.
+            form = RulesTestForm(sample, recent=recent)
+        if form.is_bound and form.is_valid():
+            email = routable_sample_build(form.cleaned_data)
+            explanation = rules_preview(email)
         context = {
             **self.admin_site.each_context(request),
             "opts": RoutingRule._meta,

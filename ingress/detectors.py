@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
+from core.detectors import DESABO, RECADRAGE
 from core.providers import provider_for_host
 from core.text import fold
-
-RECADRAGE = "recadrage"
-DESABO = "desabonnement_journee_tarifs"
 
 
 @dataclass(frozen=True, slots=True)

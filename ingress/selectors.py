@@ -1,12 +1,20 @@
 """Ingress reads: whether an e-mail was seen before, and the history of inbound e-mails."""
 
 from collections import defaultdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Prefetch, Q
 from django.db.models.functions import TruncHour
+from django.utils import timezone
 
+from configuration.snapshot import ingress_config_get
 from core.distributions import Histogram, histogram_by_group, nearest_rank_percentiles
+from core.text import html_to_text
+from ingress.detectors import email_detect
+from ingress.links import links_extract
 from ingress.models import InboundEmail
+from routing.conditions import NO_DETECTOR, RoutableEmail, recipients_routed
 from webhooks.models import WebhookDelivery
 
 
@@ -25,11 +33,47 @@ def emails_recent():
 
 
 def email_sample_get(email_pk) -> dict | None:
-    """Sender, subject and raw body of a recorded e-mail (by primary key), to test the routing rules on."""
+    """A recorded e-mail (by primary key) as the test-rules form takes it: sender, subject, raw body, and the
+    recipients and headers its script sent."""
     if not str(email_pk or "").isdigit():
         return None
-    email = InboundEmail.objects.filter(pk=int(email_pk)).only("sender", "subject", "body").first()
-    return {"sender": email.sender, "subject": email.subject, "body": email.body} if email else None
+    fields = ("sender", "subject", "body", "recipients", "headers")
+    email = InboundEmail.objects.filter(pk=int(email_pk)).only(*fields).first()
+    if email is None:
+        return None
+    headers = [(name, value) for name, values in email.headers.items() for value in _as_list(values)]
+    return {
+        "sender": email.sender,
+        "subject": email.subject,
+        "body": email.body,
+        "recipients": "\n".join(recipients_routed(email.recipients)),
+        "headers": "\n".join(f"{name}: {value}" for name, value in headers),
+    }
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def routable_sample_build(sample: dict, *, now: datetime | None = None) -> RoutableEmail:
+    """What ingress would know of a sample e-mail (the test-rules form's cleaned data): its detector, urgency
+    and links are found as at ingress, from the body (or the links given), unless the sample sets them."""
+    body = sample.get("body") or ""
+    text = html_to_text(body)
+    links = links_extract(sample.get("links") or body)
+    now_local = (now or timezone.now()).astimezone(ZoneInfo(ingress_config_get().time_zone))
+    detection = email_detect(sample.get("subject") or "", text, links, now_local)
+    detector = sample.get("detector") or detection.detector
+    return RoutableEmail.of(
+        sender=sample.get("sender") or "",
+        subject=sample.get("subject") or "",
+        body_text=text,
+        detector=None if detector == NO_DETECTOR else detector,
+        is_urgent={"yes": True, "no": False}.get(sample.get("is_urgent"), detection.is_urgent),
+        links=links,
+        recipients={"to": sample.get("recipients") or []},
+        headers=sample.get("headers") or {},
+    )
 
 
 # --- History reads (REST API, admin, overview) ------------------------------------------------------

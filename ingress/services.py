@@ -142,7 +142,11 @@ def email_decide(
     if not links and not config.allow_without_links:
         return IngressDecision(InboundEmail.Status.SKIPPED_NO_LINKS, record)
 
-    routable = RoutableEmail(sender=push.sender, subject=push.subject, body_text=text, sender_email=sender_email)
+    routable = RoutableEmail.of(
+        sender=push.sender, subject=push.subject, body_text=text, sender_email=sender_email,
+        detector=detection.detector, is_urgent=detection.is_urgent, links=links,
+        recipients=push.recipients, headers=push.headers,
+    )
     routing = rules_evaluate(config.rules, routable, config.default_endpoint_id)
     decision.update(routing.as_record())
     paused = [t.endpoint_id for t in routing.targets if t.endpoint_id in config.inactive_endpoint_ids]

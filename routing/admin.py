@@ -71,7 +71,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ["routing/rules.css"]}
-        js = ["routing/rule_order.js"]
+        js = ["routing/rule_order.js", "routing/conditions.js"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("endpoint").prefetch_related("conditions")

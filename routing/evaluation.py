@@ -2,71 +2,17 @@
 
 `rules_evaluate` is what ingress runs. `rules_explain` runs the very same walk and adds what the
 admin "Test rules" page shows: every condition's verdict, which ones were needed, inactive rules and
-the rules after a stop. The semantics are documented in docs/routing.md.
+the rules after a stop. What each condition tests is the table in routing/conditions.py; the
+semantics are documented in docs/routing.md.
 """
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import regex
 
-from core.addresses import sender_email_parse
-from routing.regexes import BUDGET_SECONDS, MATCH_TIMEOUT_SECONDS, regex_compiled, regex_flags, regex_source
-from routing.text import text_exact, text_fold
-
-# On the sender field these compare the address alone (`a@b.fr`), ignoring its case; contains and
-# not_contains look at the whole From value (`Jean Dupont <a@b.fr>`); a regex may match either.
-ADDRESS_OPERATORS = frozenset({"equals", "starts_with"})
-OPERATOR_WORDS = {
-    "contains": "contains",
-    "not_contains": "does not contain",
-    "equals": "equals",
-    "starts_with": "starts with",
-    "regex": "matches regex",
-}
-SUMMARY_VALUE_CHARS = 80
-
-
-def condition_describe(field: str, operator: str, value: str, case_sensitive: bool) -> str:
-    """One line a person can read: `subject contains "facture"`."""
-    shown = value if len(value) <= SUMMARY_VALUE_CHARS else value[: SUMMARY_VALUE_CHARS - 1] + "…"
-    shown = shown.replace('"', '\\"')
-    suffix = " (case-sensitive)" if case_sensitive else ""
-    return f'{field} {OPERATOR_WORDS.get(operator, operator)} "{shown}"{suffix}'
-
-
-def conditions_describe(match: str, descriptions: list[str]) -> str:
-    return (" OR " if match == "any" else " AND ").join(descriptions)
-
-
-@dataclass(frozen=True)
-class CompiledCondition:
-    field: str  # sender | subject | body
-    operator: str  # contains | not_contains | equals | starts_with | regex
-    value: str  # as saved
-    case_sensitive: bool
-    needle: str  # the value in the view the comparison uses (folded, exact, or the regex as it runs)
-
-    @classmethod
-    def build(cls, field: str, operator: str, value: str, case_sensitive: bool) -> "CompiledCondition":
-        if operator == "regex":
-            needle = regex_source(value, case_sensitive)
-        elif not case_sensitive:
-            needle = text_fold(value)
-        elif field == "sender" and operator in ADDRESS_OPERATORS:
-            needle = text_exact(value).strip().lower()
-        else:
-            needle = text_exact(value).strip()
-        return cls(field, operator, value, case_sensitive, needle)
-
-    @property
-    def summary(self) -> str:
-        return condition_describe(self.field, self.operator, self.value, self.case_sensitive)
-
-    @property
-    def cost(self) -> tuple[bool, bool]:
-        """Cheap conditions first: the verdict of all/any does not depend on the order."""
-        return self.operator == "regex", self.field == "body"
+from routing.conditions import CompiledCondition, RoutableEmail, conditions_describe
+from routing.regexes import BUDGET_SECONDS, MATCH_TIMEOUT_SECONDS, regex_compiled, regex_flags
 
 
 @dataclass(frozen=True)
@@ -97,27 +43,6 @@ class CompiledRule:
 
 
 @dataclass(frozen=True)
-class RoutableEmail:
-    sender: str  # the From value as pushed, e.g. `Jean Dupont <a@b.fr>`
-    subject: str
-    body_text: str  # the text view of the body (core.text.html_to_text)
-    sender_email: str = ""  # parsed from `sender` when not given
-    _views: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not self.sender_email:
-            object.__setattr__(self, "sender_email", sender_email_parse(self.sender or ""))
-
-    def view(self, name: str, case_sensitive: bool) -> str:
-        """`name` is sender, address, subject or body; each view is computed once per e-mail."""
-        key = (name, case_sensitive)
-        if key not in self._views:
-            raw = {"sender": self.sender, "address": self.sender_email, "subject": self.subject, "body": self.body_text}
-            self._views[key] = text_exact(raw[name]) if case_sensitive else text_fold(raw[name])
-        return self._views[key]
-
-
-@dataclass(frozen=True)
 class ConditionVerdict:
     condition: CompiledCondition
     matched: bool
@@ -133,32 +58,26 @@ class _Budget:
 
 
 def _condition_check(condition: CompiledCondition, email: RoutableEmail, budget: _Budget) -> ConditionVerdict:
-    if not condition.needle:
+    check = condition.check
+    if check is None:
+        return ConditionVerdict(
+            condition, False, f"unknown condition {condition.field} {condition.operator!r} never matches"
+        )
+    if check.kind != "none" and condition.needle in ("", None, frozenset()):
         return ConditionVerdict(condition, False, "empty value never matches")
-    if condition.operator == "regex":
-        return _regex_check(condition, email, budget)
-    view = "address" if condition.field == "sender" and condition.operator in ADDRESS_OPERATORS else condition.field
-    haystack = email.view(view, condition.case_sensitive)
-    needle = condition.needle
-    if condition.operator == "contains":
-        return ConditionVerdict(condition, needle in haystack)
-    if condition.operator == "not_contains":
-        return ConditionVerdict(condition, needle not in haystack)
-    if condition.operator == "equals":
-        return ConditionVerdict(condition, haystack.strip() == needle)
-    if condition.operator == "starts_with":
-        return ConditionVerdict(condition, haystack.lstrip().startswith(needle))
-    return ConditionVerdict(condition, False, f"unknown operator {condition.operator!r} never matches")
+    values = check.view(email, condition)
+    if check.test is None:
+        return _regex_check(condition, values, budget)
+    return ConditionVerdict(condition, check.test(values, condition.needle))
 
 
-def _regex_check(condition: CompiledCondition, email: RoutableEmail, budget: _Budget) -> ConditionVerdict:
+def _regex_check(condition: CompiledCondition, values: tuple, budget: _Budget) -> ConditionVerdict:
+    """Whether the regex is found in any of the values, each search under the e-mail's time budget."""
     try:
         pattern = regex_compiled(condition.needle, regex_flags(condition.case_sensitive))
     except regex.error as exc:
         return ConditionVerdict(condition, False, f"invalid regular expression ({exc}) never matches")
-    views = ("address", "sender") if condition.field == "sender" else (condition.field,)
-    for view in views:
-        haystack = email.view(view, condition.case_sensitive)
+    for haystack in values:
         if budget.remaining <= 0:
             return ConditionVerdict(condition, False, "not run: this e-mail's regex time budget is spent")
         timeout = min(MATCH_TIMEOUT_SECONDS, budget.remaining)

@@ -1,11 +1,21 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from routing.evaluation import condition_describe, conditions_describe
+from routing.conditions import (
+    HEADER_NAME_MAX,
+    REGEX,
+    condition_describe,
+    condition_problems,
+    conditions_describe,
+    value_kind,
+    value_normalise,
+)
 from routing.regexes import regex_check
-from routing.text import text_fold
 
-VALUE_REQUIRED = "Enter a value to compare with; an empty or blank value is refused."
+
+def _choice_list(choices) -> str:
+    values = list(choices.values)
+    return f"{', '.join(values[:-1])} or {values[-1]}"
 
 
 class RoutingRule(models.Model):
@@ -22,9 +32,7 @@ class RoutingRule(models.Model):
     position = models.PositiveIntegerField(
         blank=True, help_text="Rules run in ascending position, 1 first. Empty: add at the end."
     )
-    is_active = models.BooleanField(
-        "active", default=True, help_text="Inactive rules are kept but never evaluated."
-    )
+    is_active = models.BooleanField("active", default=True, help_text="Inactive rules are kept but never evaluated.")
     match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
     endpoint = models.ForeignKey(
         "webhooks.WebhookEndpoint",
@@ -81,10 +89,17 @@ class RoutingRule(models.Model):
 
 
 class RoutingCondition(models.Model):
+    # Which operator goes with which field, and what value each takes, is the table in routing/conditions.py.
     class Field(models.TextChoices):
         SENDER = "sender", "Sender"
         SUBJECT = "subject", "Subject"
         BODY = "body", "Body (text view)"
+        DETECTOR = "detector", "Detector"
+        IS_URGENT = "is_urgent", "Urgent (DESABO)"
+        PROVIDER = "provider", "Provider of a link"
+        LINK_COUNT = "link_count", "Number of links"
+        RECIPIENT = "recipient", "Recipient (To, Cc, Delivered-To)"
+        HEADER = "header", "Header (named)"
 
     class Operator(models.TextChoices):
         CONTAINS = "contains", "contains"
@@ -92,49 +107,57 @@ class RoutingCondition(models.Model):
         EQUALS = "equals", "equals"
         STARTS_WITH = "starts_with", "starts with"
         REGEX = "regex", "matches regex"
+        IN = "in", "is one of"
+        GT = "gt", "greater than"
+        LT = "lt", "less than"
+        IS_TRUE = "is_true", "is true"
+        IS_FALSE = "is_false", "is false"
 
     rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="conditions")
     field = models.CharField(
-        max_length=10,
+        max_length=20,
         choices=Field.choices,
-        error_messages={"invalid_choice": "Unknown field %(value)r: choose sender, subject or body."},
+        error_messages={"invalid_choice": f"Unknown field %(value)r: choose {_choice_list(Field)}."},
     )
     operator = models.CharField(
         max_length=15,
         choices=Operator.choices,
-        error_messages={
-            "invalid_choice": (
-                "Unknown operator %(value)r: choose contains, not_contains, equals, starts_with or regex."
-            )
-        },
+        error_messages={"invalid_choice": f"Unknown operator %(value)r: choose {_choice_list(Operator)}."},
     )
+    header_name = models.CharField(
+        "header",
+        max_length=HEADER_NAME_MAX,
+        blank=True,
+        help_text="Header conditions only: the header's name, e.g. list-id (as the Apps Script sends it).",
+    )
+    # Blank only for the operators that take no value (is true / is false); clean() asks the others for one.
     value = models.CharField(
         max_length=500,
-        error_messages={"blank": VALUE_REQUIRED},
-        help_text="Trimmed. Regex: at most 200 characters, searched anywhere in the text (use ^ and $ to anchor).",
+        blank=True,
+        help_text="Trimmed. Regex: at most 200 characters, searched anywhere (^ and $ anchor). "
+        "Detector, provider: one name, or several separated by commas for 'is one of'. Number of links: a whole "
+        "number. Is true / is false: empty.",
     )
     case_sensitive = models.BooleanField(
         default=False,
         help_text="Off: case, accents and repeated spaces are ignored ('facture' finds 'FACTURÉ'). "
-        "On: the exact characters must match.",
+        "On: the exact characters must match. Text fields only (sender, subject, body, header).",
     )
 
     class Meta:
         ordering = ["rule_id", "id"]
 
     def __str__(self) -> str:
-        return condition_describe(self.field, self.operator, self.value or "", self.case_sensitive)
+        return condition_describe(self.field, self.operator, self.value or "", self.case_sensitive, self.header_name)
 
     def clean(self) -> None:
-        value = (self.value or "").strip()
-        if not value:
-            if self.value:  # only spaces; an empty string already failed the field's own check
-                raise ValidationError({"value": VALUE_REQUIRED})
-            return
-        self.value = value
-        if self.operator == self.Operator.REGEX:
-            problem = regex_check(value, self.case_sensitive)
+        self.value = (self.value or "").strip()
+        self.header_name = (self.header_name or "").strip().lower()
+        problems = condition_problems(self.field, self.operator, self.value, self.case_sensitive, self.header_name)
+        if not problems and value_kind(self.field, self.operator) == REGEX:
+            problem = regex_check(self.value, self.case_sensitive)
             if problem:
-                raise ValidationError({"value": problem})
-        elif not self.case_sensitive and not text_fold(value):
-            raise ValidationError({"value": "This value is empty once case, accents and spaces are ignored."})
+                problems["value"] = problem
+        if problems:
+            raise ValidationError(problems)
+        self.value = value_normalise(self.field, self.operator, self.value)

@@ -1,4 +1,3 @@
-from core.text import html_to_text
 from routing.evaluation import CompiledCondition, CompiledRule, RoutableEmail, RoutingExplanation, rules_explain
 from routing.models import RoutingRule
 from webhooks.models import WebhookEndpoint
@@ -22,7 +21,8 @@ def rules_compiled(*, include_inactive: bool = False) -> tuple[CompiledRule, ...
             priority=rule.priority,
             stop_processing=rule.stop_processing,
             conditions=tuple(
-                CompiledCondition.build(c.field, c.operator, c.value, c.case_sensitive) for c in rule.conditions.all()
+                CompiledCondition.build(c.field, c.operator, c.value, c.case_sensitive, c.header_name)
+                for c in rule.conditions.all()
             ),
             position=rule.position,
             is_active=rule.is_active,
@@ -38,15 +38,10 @@ def default_endpoint_get() -> WebhookEndpoint | None:
     return WebhookEndpoint.objects.filter(is_default=True).first()
 
 
-def rules_preview(*, sender: str, subject: str, body: str) -> tuple[RoutingExplanation, RoutableEmail]:
-    """What ingress would decide for this e-mail right now, rule by rule (the admin test page).
-
-    `body` is the raw body as pushed (HTML accepted); body conditions see its text view, as at ingress.
-    """
-    email = RoutableEmail(sender=sender, subject=subject, body_text=html_to_text(body))
+def rules_preview(email: RoutableEmail) -> RoutingExplanation:
+    """What ingress would decide for this e-mail right now, rule by rule (the admin test page)."""
     default = default_endpoint_get()
-    explanation = rules_explain(rules_compiled(include_inactive=True), email, default.pk if default else None)
-    return explanation, email
+    return rules_explain(rules_compiled(include_inactive=True), email, default.pk if default else None)
 
 
 def endpoint_names() -> dict[int, str]:

@@ -136,7 +136,12 @@ def rule_duplicate(rule: RoutingRule) -> RoutingRule:
         RoutingCondition.objects.bulk_create(
             [
                 RoutingCondition(
-                    rule=copy, field=c.field, operator=c.operator, value=c.value, case_sensitive=c.case_sensitive
+                    rule=copy,
+                    field=c.field,
+                    operator=c.operator,
+                    value=c.value,
+                    case_sensitive=c.case_sensitive,
+                    header_name=c.header_name,
                 )
                 for c in rule.conditions.all()
             ]

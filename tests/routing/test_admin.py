@@ -87,7 +87,7 @@ def test_change_page_renders_with_its_conditions(admin_client):
 
 
 def test_static_files_of_the_admin_exist(client):
-    for path in ("/static/routing/rules.css", "/static/routing/rule_order.js"):
+    for path in ("/static/routing/rules.css", "/static/routing/rule_order.js", "/static/routing/conditions.js"):
         response = client.get(path)
         assert response.status_code == 200
         assert b"".join(response.streaming_content)
@@ -142,6 +142,36 @@ def test_staff_adds_a_stop_rule_with_its_conditions(admin_client):
     assert [str(c) for c in rule.conditions.all()] == ['subject contains "facture"']
 
 
+def test_staff_adds_a_rule_on_what_the_email_is(admin_client):
+    form = rule_form(
+        "Recadrage, urgent or for Paris",
+        match="any",
+        conditions=[
+            ("detector", "in", "Recadrage, none"),
+            ("is_urgent", "is_true", ""),
+            ("link_count", "gt", "1"),
+            ("recipient", "contains", "+paris@"),
+            ("header", "regex", r"news\.acme\.fr"),
+        ],
+    )
+    form["conditions-4-header_name"] = "List-Id"
+    response = admin_client.post(ADD, form)
+    assert response.status_code == 302
+    assert [str(c) for c in RoutingRule.objects.get().conditions.all()] == [
+        'detector is one of "recadrage, none"',
+        "is_urgent is true",
+        "link_count > 1",
+        'recipient contains "+paris@"',
+        'header "list-id" matches regex "news\\.acme\\.fr"',
+    ]
+
+
+def test_the_condition_form_tells_the_script_which_operators_go_with_which_field(admin_client):
+    content = admin_client.get(ADD).content.decode()
+    assert "routing/conditions.js" in content
+    assert "data-operators" in content and "&quot;link_count&quot;: [&quot;equals&quot;, &quot;gt&quot;" in content
+
+
 def test_a_new_rule_can_be_placed_at_a_position(admin_client):
     rule_create("a")
     rule_create("b")
@@ -180,7 +210,12 @@ def test_change_form_shows_the_current_position(admin_client):
         (("subject", "regex", "facture("), "This regular expression does not compile"),
         (("subject", "regex", "a" * 201), "limited to 200 characters"),
         (("body", "regex", r"(a+)+$"), "This regular expression is too slow"),
-        (("subject", "contains", "   "), "This field is required"),
+        (("subject", "contains", "   "), "Enter a value to compare with"),
+        (("detector", "gt", "1"), "Operator &#x27;gt&#x27; does not apply to detector"),
+        (("link_count", "gt", "deux"), "Enter a whole number of links"),
+        (("detector", "equals", "recadrge"), "Unknown detector &#x27;recadrge&#x27;"),
+        (("header", "regex", "acme"), "Name the header to test"),
+        (("recipient", "regex", r"(a+)+$"), "This regular expression is too slow"),
     ],
 )
 def test_invalid_condition_is_shown_and_nothing_is_saved(admin_client, condition, message):
@@ -382,7 +417,7 @@ def test_test_page_runs_on_a_picked_recent_email_and_fills_the_form_with_it(admi
     )
     response = admin_client.post(TEST_PAGE, sample(email=str(email.pk), subject="ignored"))
     assert response.context["explanation"].rules[0].state == "matched"
-    assert response.context["form"].initial["subject"] == "Facture 42"
+    assert response.context["form"]["subject"].value() == "Facture 42"
     assert "Facture 42" in response.content.decode()
 
 
@@ -393,6 +428,67 @@ def test_test_page_can_be_opened_on_a_recorded_email(admin_client):
     )
     response = admin_client.get(TEST_PAGE, {"email": email.pk})
     assert response.context["explanation"].rules[0].state == "matched"
+
+
+RECADRAGE_SUBJECT = "Média Solution - Missions Recadrage - Lot 107"
+RECADRAGE_BODY = '<p>À faire pour 14h30</p><a href="https://www.dropbox.com/scl/fo/abc/def?rlkey=x&amp;dl=0">Fichiers</a>'
+
+
+def test_test_page_finds_the_detector_and_links_in_a_pasted_body_as_ingress_does(admin_client):
+    rule_create("Recadrage", ("detector", "equals", "recadrage"), ("provider", "equals", "dropbox"))
+    rule_create("One link", ("link_count", "equals", "1"), ("is_urgent", "is_false", ""), stop_processing=False)
+    response = admin_client.post(TEST_PAGE, sample(subject=RECADRAGE_SUBJECT, body=RECADRAGE_BODY))
+    explained = response.context["explanation"].rules
+    assert [(r.state, r.matched) for r in explained] == [("matched", True), ("not_reached", True)]
+    facts = response.content.decode().split('id="rules-facts"')[1].split("</table>")[0]
+    assert "<td>recadrage</td>" in facts and "<td>dropbox</td>" in facts and "<td>1</td>" in facts
+
+
+def test_test_page_takes_the_facts_the_tester_sets_and_shows_each_verdict(admin_client):
+    facts = [
+        ("detector", "equals", "desabonnement_journee_tarifs"),
+        ("is_urgent", "is_true", ""),
+        ("provider", "in", "wetransfer"),
+        ("link_count", "gt", "1"),
+        ("recipient", "equals", "missions+paris@acme.fr"),
+        ("header", "regex", r"^<news\.acme\.fr>$"),
+    ]
+    rule = rule_create("Facts", *facts, stop_processing=False, endpoint=endpoint_create(name="facts"))
+    RoutingCondition.objects.filter(rule=rule, field="header").update(header_name="list-id")
+    response = admin_client.post(
+        TEST_PAGE,
+        sample(
+            detector="desabonnement_journee_tarifs",
+            is_urgent="yes",
+            links="https://wetransfer.com/downloads/abc/def\nhttps://www.dropbox.com/s/xyz/f.zip",
+            recipients="Missions <Missions+Paris@acme.fr>, equipe@acme.fr",
+            headers="List-Id: <news.acme.fr>",
+        ),
+    )
+    verdicts = response.context["explanation"].rules[0].conditions
+    assert [v.matched for v in verdicts] == [True] * len(facts)
+    content = response.content.decode()
+    assert "header &quot;list-id&quot; matches regex" in content
+    assert "missions+paris@acme.fr, equipe@acme.fr" in content
+
+
+def test_test_page_refuses_a_header_line_it_cannot_read(admin_client):
+    response = admin_client.post(TEST_PAGE, sample(headers="List-Id <news.acme.fr>"))
+    assert "Line 1: write each header as Name: value" in response.content.decode()
+    assert response.context["explanation"] is None
+
+
+def test_test_page_on_a_recorded_email_uses_the_recipients_and_headers_its_script_sent(admin_client):
+    rule_create("Paris", ("recipient", "contains", "+paris@"))
+    email = InboundEmail.objects.create(
+        email_id="d" * 32, sender="a@b.fr", sender_email="a@b.fr", subject="Lot", body="x", status="processed",
+        recipients={"to": ["equipe@acme.fr"], "reply_to": ["r@acme.fr"], "delivered_to": ["missions+paris@acme.fr"]},
+        headers={"list-id": "<news.acme.fr>"},
+    )
+    response = admin_client.get(TEST_PAGE, {"email": email.pk})
+    assert response.context["explanation"].rules[0].state == "matched"
+    assert response.context["form"]["recipients"].value() == "equipe@acme.fr\nmissions+paris@acme.fr"
+    assert response.context["form"]["headers"].value() == "list-id: <news.acme.fr>"
 
 
 def test_test_page_asks_for_a_sample(admin_client):

@@ -6,22 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.evaluation import (
-    CompiledCondition,
-    CompiledRule,
-    RoutableEmail,
-    condition_describe,
-    rules_evaluate,
-    rules_explain,
-)
+from routing.conditions import CHECKS, condition_describe
+from routing.evaluation import CompiledCondition, CompiledRule, RoutableEmail, rules_evaluate, rules_explain
+from routing.models import RoutingCondition
 from routing.regexes import BUDGET_SECONDS, MATCH_TIMEOUT_SECONDS
 
 DEFAULT = 100
 BILLING, SUPPORT, ARCHIVE = 1, 2, 3
 
 
-def cond(field, operator, value, case_sensitive=False):
-    return CompiledCondition.build(field, operator, value, case_sensitive)
+def cond(field, operator, value="", case_sensitive=False, header_name=""):
+    return CompiledCondition.build(field, operator, value, case_sensitive, header_name)
 
 
 def rule(rule_id, *conditions, match="all", endpoint=None, stop=False, active=True, endpoint_active=True):
@@ -54,16 +49,32 @@ CASES = {
     "no rule: the default endpoint only": ((), email("Bonjour"), DEFAULT, [(DEFAULT, None)], False),
     "no rule and no default: nowhere": ((), email("Bonjour"), None, [], False),
     "a match adds its endpoint beside the default": (
-        (rule(1, FACTURE, endpoint=BILLING),), email("Votre facture"), DEFAULT, [(BILLING, 1), (DEFAULT, None)], False
+        (rule(1, FACTURE, endpoint=BILLING),),
+        email("Votre facture"),
+        DEFAULT,
+        [(BILLING, 1), (DEFAULT, None)],
+        False,
     ),
     "no match: the default endpoint only": (
-        (rule(1, FACTURE, endpoint=BILLING),), email("Bonjour"), DEFAULT, [(DEFAULT, None)], False
+        (rule(1, FACTURE, endpoint=BILLING),),
+        email("Bonjour"),
+        DEFAULT,
+        [(DEFAULT, None)],
+        False,
     ),
     "a stop rule suppresses the default": (
-        (rule(1, FACTURE, endpoint=BILLING, stop=True),), email("Facture 12"), DEFAULT, [(BILLING, 1)], True
+        (rule(1, FACTURE, endpoint=BILLING, stop=True),),
+        email("Facture 12"),
+        DEFAULT,
+        [(BILLING, 1)],
+        True,
     ),
     "a stop rule without endpoint drops the e-mail": (
-        (rule(1, cond("subject", "contains", "newsletter"), stop=True),), email("Newsletter"), DEFAULT, [], True
+        (rule(1, cond("subject", "contains", "newsletter"), stop=True),),
+        email("Newsletter"),
+        DEFAULT,
+        [],
+        True,
     ),
     "rules run in order: a stop hides later matches": (
         (rule(1, FACTURE, endpoint=BILLING, stop=True), rule(2, FACTURE, endpoint=SUPPORT)),
@@ -94,7 +105,11 @@ CASES = {
         False,
     ),
     "a rule targeting the default endpoint delivers once, as the rule": (
-        (rule(1, FACTURE, endpoint=DEFAULT),), email("facture"), DEFAULT, [(DEFAULT, 1)], False
+        (rule(1, FACTURE, endpoint=DEFAULT),),
+        email("facture"),
+        DEFAULT,
+        [(DEFAULT, 1)],
+        False,
     ),
     "inactive rules are ignored": (
         (rule(1, FACTURE, endpoint=BILLING, stop=True, active=False),),
@@ -104,7 +119,11 @@ CASES = {
         False,
     ),
     "a rule without conditions never matches": (
-        (rule(1, endpoint=BILLING, stop=True),), email("facture"), DEFAULT, [(DEFAULT, None)], False
+        (rule(1, endpoint=BILLING, stop=True),),
+        email("facture"),
+        DEFAULT,
+        [(DEFAULT, None)],
+        False,
     ),
     "all: every condition must hold": (
         (rule(1, FACTURE, cond("sender", "contains", "@fournisseur.fr"), endpoint=BILLING),),
@@ -121,12 +140,18 @@ CASES = {
         False,
     ),
     "an inactive endpoint is still a target (its delivery waits paused), and its stop holds": (
-        (rule(1, FACTURE, endpoint=BILLING, stop=True, endpoint_active=False),), email("facture"), DEFAULT,
-        [(BILLING, 1)], True,
+        (rule(1, FACTURE, endpoint=BILLING, stop=True, endpoint_active=False),),
+        email("facture"),
+        DEFAULT,
+        [(BILLING, 1)],
+        True,
     ),
     "an inactive endpoint is still a target, the default added too without stop": (
-        (rule(1, FACTURE, endpoint=BILLING, endpoint_active=False),), email("facture"), DEFAULT,
-        [(BILLING, 1), (DEFAULT, None)], False,
+        (rule(1, FACTURE, endpoint=BILLING, endpoint_active=False),),
+        email("facture"),
+        DEFAULT,
+        [(BILLING, 1), (DEFAULT, None)],
+        False,
     ),
 }
 
@@ -201,6 +226,143 @@ CONDITIONS = {
 def test_condition_semantics(condition, mail, expected):
     decision = rules_evaluate((rule(1, condition, endpoint=BILLING, stop=True),), mail, DEFAULT)
     assert bool(decision.matched_rules) is expected
+
+
+def fact(**facts):
+    """An e-mail with no text worth testing, only the facts ingress found."""
+    return RoutableEmail(sender="a@b.fr", subject="", body_text="", **facts)
+
+
+RECADRAGE, DESABO = "recadrage", "desabonnement_journee_tarifs"
+TO_PARIS = ("missions+paris@acme.fr", "equipe@acme.fr")
+
+# Conditions on what the e-mail is: (condition, e-mail, expected verdict)
+FACT_CONDITIONS = {
+    "detector equals its name": (cond("detector", "equals", RECADRAGE), fact(detector=RECADRAGE), True),
+    "detector equals another name": (cond("detector", "equals", RECADRAGE), fact(detector=DESABO), False),
+    "detector none matches an e-mail no detector recognised": (cond("detector", "equals", "none"), fact(), True),
+    "detector none does not match a recognised one": (
+        cond("detector", "equals", "none"),
+        fact(detector=RECADRAGE),
+        False,
+    ),
+    "detector in: one of the names": (cond("detector", "in", f"none, {DESABO}"), fact(detector=DESABO), True),
+    "detector in: none of the names": (cond("detector", "in", f"none, {DESABO}"), fact(detector=RECADRAGE), False),
+    "is_urgent is true on an urgent e-mail": (cond("is_urgent", "is_true"), fact(is_urgent=True), True),
+    "is_urgent is true on another": (cond("is_urgent", "is_true"), fact(), False),
+    "is_urgent is false on a calm e-mail": (cond("is_urgent", "is_false"), fact(), True),
+    "is_urgent is false on an urgent one": (cond("is_urgent", "is_false"), fact(is_urgent=True), False),
+    "provider: any link of it": (
+        cond("provider", "equals", "wetransfer"),
+        fact(providers=("dropbox", "wetransfer")),
+        True,
+    ),
+    "provider: no link of it": (cond("provider", "equals", "wetransfer"), fact(providers=("dropbox",)), False),
+    "provider: no link at all": (cond("provider", "equals", "dropbox"), fact(), False),
+    "provider in: a link of one of them": (
+        cond("provider", "in", "fromsmash, swisstransfer"),
+        fact(providers=("swisstransfer",)),
+        True,
+    ),
+    "provider in: links of others only": (
+        cond("provider", "in", "fromsmash, swisstransfer"),
+        fact(providers=("dropbox",)),
+        False,
+    ),
+    "link_count = the number": (cond("link_count", "equals", "2"), fact(link_count=2), True),
+    "link_count = another number": (cond("link_count", "equals", "2"), fact(link_count=3), False),
+    "link_count = 0 holds without links": (cond("link_count", "equals", "0"), fact(), True),
+    "link_count > below the count": (cond("link_count", "gt", "1"), fact(link_count=2), True),
+    "link_count > is strict": (cond("link_count", "gt", "2"), fact(link_count=2), False),
+    "link_count < above the count": (cond("link_count", "lt", "2"), fact(link_count=1), True),
+    "link_count < is strict": (cond("link_count", "lt", "2"), fact(link_count=2), False),
+    "recipient contains: part of any address": (
+        cond("recipient", "contains", "+paris@"),
+        fact(recipients=TO_PARIS),
+        True,
+    ),
+    "recipient contains: in no address": (cond("recipient", "contains", "+lyon@"), fact(recipients=TO_PARIS), False),
+    "recipient contains ignores case": (cond("recipient", "contains", "EQUIPE@"), fact(recipients=TO_PARIS), True),
+    "recipient equals: one whole address": (
+        cond("recipient", "equals", "Equipe@Acme.fr"),
+        fact(recipients=TO_PARIS),
+        True,
+    ),
+    "recipient equals is not contains": (cond("recipient", "equals", "equipe@acme"), fact(recipients=TO_PARIS), False),
+    "recipient regex: any address": (
+        cond("recipient", "regex", r"^missions\+\w+@acme\.fr$"),
+        fact(recipients=TO_PARIS),
+        True,
+    ),
+    "recipient: none known never matches": (cond("recipient", "contains", "@"), fact(), False),
+    "header regex on the named header": (
+        cond("header", "regex", r"news\.acme\.fr", header_name="list-id"),
+        fact(headers={"list-id": "<news.acme.fr>"}),
+        True,
+    ),
+    "header regex ignores case by default": (
+        cond("header", "regex", r"^auto-replied$", header_name="auto-submitted"),
+        fact(headers={"auto-submitted": "Auto-Replied"}),
+        True,
+    ),
+    "header regex case-sensitive respects case": (
+        cond("header", "regex", r"^auto-replied$", True, header_name="auto-submitted"),
+        fact(headers={"auto-submitted": "Auto-Replied"}),
+        False,
+    ),
+    "header regex does not look at other headers": (
+        cond("header", "regex", "acme", header_name="list-id"),
+        fact(headers={"return-path": "<a@acme.fr>"}),
+        False,
+    ),
+    "header regex on a header sent twice: either value": (
+        cond("header", "regex", "^b$", header_name="x-mailer"),
+        fact(headers={"x-mailer": ["a", "b"]}),
+        True,
+    ),
+    "header not sent never matches": (cond("header", "regex", ".*", header_name="list-id"), fact(), False),
+}
+
+
+@pytest.mark.parametrize(("condition", "mail", "expected"), FACT_CONDITIONS.values(), ids=FACT_CONDITIONS.keys())
+def test_fact_condition_semantics(condition, mail, expected):
+    decision = rules_evaluate((rule(1, condition, endpoint=BILLING, stop=True),), mail, DEFAULT)
+    assert bool(decision.matched_rules) is expected
+    assert decision.warnings == ()
+
+
+def test_every_field_and_operator_of_the_model_has_a_check_and_every_check_a_choice():
+    assert {f for f, _ in CHECKS} == set(RoutingCondition.Field.values)
+    assert {o for _, o in CHECKS} == set(RoutingCondition.Operator.values)
+
+
+def test_routable_email_of_reads_links_recipients_and_headers_as_ingress_has_them():
+    links = [{"provider": "wetransfer", "raw_url": "u1"}, {"provider": "dropbox"}, {"provider": "dropbox"}]
+    recipients = {"to": ["a@x.fr"], "cc": ["b@x.fr", "a@x.fr"], "reply_to": ["r@x.fr"], "delivered_to": ["d@x.fr"]}
+    email = RoutableEmail.of(
+        sender="S <s@x.fr>",
+        subject="",
+        body_text="",
+        detector=None,
+        links=links,
+        recipients=recipients,
+        headers={"list-id": "l"},
+    )
+    assert (email.detector, email.providers, email.link_count) == ("", ("dropbox", "wetransfer"), 3)
+    assert email.recipients == ("a@x.fr", "b@x.fr", "d@x.fr")
+    assert email.headers == {"list-id": "l"}
+
+
+def test_an_email_built_the_old_way_knows_no_facts():
+    email = RoutableEmail(sender="a@b.fr", subject="s", body_text="b")
+    assert (email.detector, email.is_urgent, email.providers, email.link_count, email.recipients, email.headers) == (
+        "",
+        False,
+        (),
+        0,
+        (),
+        {},
+    )
 
 
 CATASTROPHIC = r"(a+)+$"
@@ -322,6 +484,22 @@ def test_rule_summary_joins_conditions_with_its_match_mode():
     both = (FACTURE, cond("sender", "equals", "a@b.fr"))
     assert rule(1, *both).summary == 'subject contains "facture" AND sender equals "a@b.fr"'
     assert rule(1, *both, match="any").summary == 'subject contains "facture" OR sender equals "a@b.fr"'
+
+
+@pytest.mark.parametrize(
+    ("condition", "summary"),
+    [
+        (("detector", "in", "recadrage, none", False), 'detector is one of "recadrage, none"'),
+        (("is_urgent", "is_true", "", False), "is_urgent is true"),
+        (("link_count", "equals", "2", False), "link_count = 2"),
+        (("link_count", "gt", "2", False), "link_count > 2"),
+        (("provider", "equals", "dropbox", False), 'provider equals "dropbox"'),
+        (("recipient", "contains", "+paris@", False), 'recipient contains "+paris@"'),
+        (("header", "regex", "acme", False, "list-id"), 'header "list-id" matches regex "acme"'),
+    ],
+)
+def test_fact_conditions_read_as_sentences(condition, summary):
+    assert condition_describe(*condition) == summary
 
 
 def test_long_values_are_shortened_in_summaries():

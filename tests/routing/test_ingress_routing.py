@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from ingress.models import InboundEmail
+from ingress.services import InboundPush, email_ingest
 from routing.models import RoutingCondition, RoutingRule
 from tests.factories import endpoint_create, push_payload, settings_update
 from tests.queue import send_due
@@ -17,8 +18,10 @@ pytestmark = pytest.mark.django_db
 
 def rule_create(name, *conditions, **fields):
     rule = RoutingRule.objects.create(name=name, **fields)
-    for field, operator, value in conditions:
-        RoutingCondition.objects.create(rule=rule, field=field, operator=operator, value=value)
+    for field, operator, value, *header_name in conditions:
+        RoutingCondition.objects.create(
+            rule=rule, field=field, operator=operator, value=value, header_name=header_name[0] if header_name else ""
+        )
     return rule
 
 
@@ -174,3 +177,42 @@ def test_staff_add_a_billing_stop_rule_in_admin_test_it_and_the_next_push_reache
     preview = admin_client.post(reverse("admin:ingress_rules_test"), sample).context["explanation"]
     assert [t.endpoint_id for t in preview.decision.targets] == [billing.pk]
     assert endpoints_of(push(push_payload(subject="Facture 12"))) == ["billing"]
+
+
+# --- conditions on what the e-mail is ----------------------------------------------------------------------
+RECADRAGE_SUBJECT = "Média Solution - Missions Recadrage - Lot 107"
+RECADRAGE_BODY = '<p>À faire pour 14h30</p><a href="https://www.dropbox.com/scl/fo/abc/def?rlkey=x&amp;dl=0">Fichiers</a>'
+
+
+def ingest(**facts):
+    """A push with what newer Apps Scripts also send (recipients, headers), through the whole pipeline."""
+    payload = push_payload()
+    fields = {key: payload[key] for key in ("sender", "body", "subject", "date")}
+    result = email_ingest(InboundPush(**fields, **facts))
+    return sorted(d["endpoint"] for d in result.body["deliveries"])
+
+
+def test_a_detector_rule_sends_recadrage_missions_to_their_endpoint(push, default_endpoint):
+    missions = endpoint_create(name="missions")
+    rule_create("Recadrage", ("detector", "equals", "recadrage"), endpoint=missions, stop_processing=True)
+    recadrage = push(push_payload(subject=RECADRAGE_SUBJECT, body=RECADRAGE_BODY))
+    other = push(push_payload())
+    assert endpoints_of(recadrage) == ["missions"]
+    assert endpoints_of(other) == ["default"]
+    assert InboundEmail.objects.get(detector="recadrage").decision["matched_rules"][0]["name"] == "Recadrage"
+
+
+def test_a_recipient_rule_routes_by_the_alias_the_email_was_delivered_to(default_endpoint):
+    paris = endpoint_create(name="paris")
+    rule_create("Paris", ("recipient", "contains", "+paris@"), endpoint=paris, stop_processing=True)
+    assert ingest(recipients={"to": ["equipe@acme.fr"], "delivered_to": ["missions+paris@acme.fr"]}) == ["paris"]
+    # Reply-To says where answers go, not who received the e-mail.
+    assert ingest(recipients={"to": ["missions+lyon@acme.fr"], "reply_to": ["missions+paris@acme.fr"]}) == ["default"]
+    assert ingest() == ["default"]
+
+
+def test_a_header_rule_routes_on_a_header_the_script_sent(default_endpoint):
+    lists = endpoint_create(name="lists")
+    rule_create("Lists", ("header", "regex", r"news\.acme\.fr", "list-id"), endpoint=lists, stop_processing=True)
+    assert ingest(headers={"list-id": "Acme news <news.acme.fr>"}) == ["lists"]
+    assert ingest(headers={"x-mailer": "news.acme.fr"}) == ["default"]

@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from routing.models import VALUE_REQUIRED, RoutingCondition, RoutingRule
+from routing.conditions import VALUE_REQUIRED
+from routing.models import RoutingCondition, RoutingRule
 from tests.factories import endpoint_create
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,12 @@ def test_value_made_only_of_accents_is_refused_when_accents_are_ignored(rule):
 
 
 def test_unknown_field_is_refused_by_name(rule):
-    assert condition_errors(rule, field="from") == {"field": ["Unknown field 'from': choose sender, subject or body."]}
+    assert condition_errors(rule, field="from") == {
+        "field": [
+            "Unknown field 'from': choose sender, subject, body, detector, is_urgent, provider, link_count, "
+            "recipient or header."
+        ]
+    }
 
 
 def test_unknown_operator_is_refused_by_name(rule):
@@ -93,6 +99,124 @@ def test_ordinary_regexes_are_accepted_including_regex_module_syntax(rule, patte
 def test_condition_reads_as_a_sentence(rule):
     condition = RoutingCondition(rule=rule, field="sender", operator="equals", value="a@b.fr")
     assert str(condition) == 'sender equals "a@b.fr"'
+
+
+# --- conditions on what the e-mail is -------------------------------------------------------------------
+def fact_condition(rule, **fields) -> RoutingCondition:
+    condition = RoutingCondition(rule=rule, **{"value": "", **fields})
+    condition.full_clean()
+    return condition
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        (
+            {"field": "detector", "operator": "contains", "value": "recadrage"},
+            {"operator": ["Operator 'contains' does not apply to detector: choose equals or in (is one of)."]},
+        ),
+        (
+            {"field": "link_count", "operator": "regex", "value": "2"},
+            {"operator": ["Operator 'regex' does not apply to link_count: choose equals, gt (>) or lt (<)."]},
+        ),
+        (
+            {"field": "subject", "operator": "is_true"},
+            {
+                "operator": [
+                    "Operator 'is_true' does not apply to subject: choose contains, not_contains (does not contain), "
+                    "equals, starts_with (starts with) or regex (matches regex)."
+                ]
+            },
+        ),
+        (
+            {"field": "detector", "operator": "equals", "value": "recadrge"},
+            {"value": ["Unknown detector 'recadrge': choose recadrage, desabonnement_journee_tarifs or none."]},
+        ),
+        (
+            {"field": "provider", "operator": "in", "value": "dropbox, gdrive"},
+            {"value": ["Unknown provider 'gdrive': choose dropbox, fromsmash, swisstransfer or wetransfer."]},
+        ),
+        (
+            {"field": "detector", "operator": "equals", "value": "recadrage, none"},
+            {"value": ["'equals' takes one detector; use 'is one of' (in) for several."]},
+        ),
+        (
+            {"field": "link_count", "operator": "gt", "value": "deux"},
+            {"value": ["Enter a whole number of links, 0 or more (not 'deux')."]},
+        ),
+        (
+            {"field": "link_count", "operator": "lt", "value": "-1"},
+            {"value": ["Enter a whole number of links, 0 or more (not '-1')."]},
+        ),
+        ({"field": "link_count", "operator": "equals", "value": ""}, {"value": [VALUE_REQUIRED]}),
+        (
+            {"field": "is_urgent", "operator": "is_true", "value": "false"},
+            {"value": ["'is true' takes no value: leave it empty."]},
+        ),
+        (
+            {"field": "is_urgent", "operator": "is_false", "case_sensitive": True},
+            {"case_sensitive": ["is_urgent conditions have no case: untick 'case sensitive'."]},
+        ),
+        (
+            {"field": "recipient", "operator": "contains", "value": "+paris@", "case_sensitive": True},
+            {"case_sensitive": ["recipient conditions have no case: untick 'case sensitive'."]},
+        ),
+        (
+            {"field": "header", "operator": "regex", "value": "acme"},
+            {"header_name": ["Name the header to test, e.g. list-id."]},
+        ),
+        (
+            {"field": "header", "operator": "regex", "value": "acme", "header_name": "List Id"},
+            {"header_name": ["'list id' is not a header name (letters, digits and dashes, e.g. list-id)."]},
+        ),
+        (
+            {"field": "header", "operator": "regex", "value": "acme", "header_name": "X-Spam"},
+            {"header_name": [
+                "The Apps Script does not send 'x-spam', so this condition could never match: choose auto-submitted, "
+                "in-reply-to, list-id, list-unsubscribe, message-id, precedence, references, return-path, "
+                "x-forwarded-to, x-mailer or x-original-to."
+            ]},
+        ),
+        (
+            {"field": "subject", "operator": "contains", "value": "x", "header_name": "list-id"},
+            {"header_name": ["Only header conditions name a header: leave it empty."]},
+        ),
+    ],
+)
+def test_fact_condition_mistakes_are_refused_with_a_message_that_says_what_to_do(rule, fields, errors):
+    assert condition_errors(rule, **{"value": "", **fields}) == errors
+
+
+@pytest.mark.parametrize(
+    ("operator", "value"), [("regex", "facture("), ("regex", r"(a+)+$")], ids=["does not compile", "too slow"]
+)
+def test_recipient_and_header_regexes_get_the_same_safety_checks(rule, operator, value):
+    for fields in ({"field": "recipient"}, {"field": "header", "header_name": "list-id"}):
+        message = condition_errors(rule, operator=operator, value=value, **fields)["value"][0]
+        assert message.startswith("This regular expression")
+
+
+def test_names_are_saved_lower_case_and_comma_separated(rule):
+    condition = fact_condition(rule, field="detector", operator="in", value=" Recadrage ,NONE,, recadrage")
+    assert condition.value == "recadrage, none"
+
+
+def test_a_count_is_saved_as_a_plain_number(rule):
+    assert fact_condition(rule, field="link_count", operator="gt", value="02").value == "2"
+
+
+def test_a_header_name_is_saved_lower_case(rule):
+    condition = fact_condition(rule, field="header", operator="regex", value="acme", header_name=" List-Id ")
+    assert condition.header_name == "list-id"
+
+
+def test_is_true_and_is_false_need_no_value(rule):
+    fact_condition(rule, field="is_urgent", operator="is_true")
+    fact_condition(rule, field="is_urgent", operator="is_false")
+
+
+def test_fact_conditions_read_as_sentences_in_admin(rule):
+    assert str(RoutingCondition(rule=rule, field="link_count", operator="lt", value="3")) == "link_count < 3"
 
 
 # --- rules -------------------------------------------------------------------------------------------------
