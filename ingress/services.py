@@ -277,7 +277,8 @@ def email_rerun(email: InboundEmail, *, by: str = "", now: datetime | None = Non
         email = InboundEmail.objects.select_for_update().get(pk=email.pk)
         push = InboundPush(
             sender=email.sender, body=email.body, subject=email.subject, date=email.date,
-            message_id=email.message_id, source=email.source,
+            message_id=email.message_id, source=email.source, recipients=email.recipients, headers=email.headers,
+            attachments=tuple(email.attachments),
         )
         decided = email_decide(push, no_time_gates, sender_email=email.sender_email, email_id=email.email_id, now=now)
         if not decided.status:

@@ -109,6 +109,17 @@ def test_a_stop_rule_without_endpoint_stops_it(default_endpoint):
     assert InboundEmail.objects.get(pk=email.pk).status == InboundEmail.Status.STOPPED_BY_ROUTING_RULE
 
 
+def test_a_rerun_routes_on_the_recipients_and_headers_the_script_sent(default_endpoint):
+    missions = endpoint_create(name="missions")
+    rule = RoutingRule.objects.create(name="missions alias", endpoint=missions)
+    RoutingCondition.objects.create(rule=rule, field="recipient", operator="equals", value="missions+paris@acme.fr")
+    email = email_create(
+        recipients={"to": ["missions+paris@acme.fr"]}, status=InboundEmail.Status.SKIPPED_OUTSIDE_TIME_WINDOW
+    )
+    created = email_rerun(email).created
+    assert {d.endpoint_id for d in created} == {default_endpoint.pk, missions.pk}
+
+
 def test_the_rerun_delivery_reaches_the_receiver(receiver):
     endpoint = endpoint_create(name="default", is_default=True, url=receiver.url("/hook"))
     email = email_create(subject="Lot 12", status=InboundEmail.Status.SKIPPED_OUTSIDE_TIME_WINDOW)
