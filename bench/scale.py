@@ -190,11 +190,21 @@ class Databases:
         self.pg_started = True
         self.pg_base = servers.postgresql_start(Path(tempfile.mkdtemp(prefix="signal-bench-scale-pg-")) / "pg")
 
-    def _pg_execute(self, statement: str) -> None:
+    def _pg_execute(self, statement: str, wait: float = 60) -> None:
+        """Run `statement` on the server, waiting up to `wait` seconds for a server still starting up."""
         import psycopg
 
-        with psycopg.connect(self.pg_base.rsplit("/", 1)[0] + "/postgres", autocommit=True, connect_timeout=10) as c:
-            c.execute(statement)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                url = self.pg_base.rsplit("/", 1)[0] + "/postgres"
+                with psycopg.connect(url, autocommit=True, connect_timeout=10) as connection:
+                    connection.execute(statement)
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def cleanup(self) -> None:
         if self.keep:
@@ -294,8 +304,10 @@ def table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
 def text_table(report: dict) -> str:
     columns, rows = table_rows(report)
     width = max(len(row[0]) for row in rows) + 2
-    lines = [" " * width + "".join(f"{column:>22}" for column in columns)]
-    lines += [f"{row[0]:<{width}}" + "".join(f"{value:>22}" for value in row[1:]) for row in rows]
+    widths = [max(14, len(column)) + 2 for column in columns]
+    lines = [" " * width + "".join(f"{column:>{w}}" for column, w in zip(columns, widths, strict=True))]
+    lines += [f"{row[0]:<{width}}" + "".join(f"{value:>{w}}" for value, w in zip(row[1:], widths, strict=True))
+              for row in rows]
     return "\n".join(lines)
 
 
@@ -350,14 +362,15 @@ def main() -> None:
     dbs.run_dir.mkdir(parents=True, exist_ok=True)
     report = {"date": datetime.now().isoformat(timespec="seconds"), "commit": commit(), "machine": machine(),
               "rounds": args.rounds, "pushes": args.pushes, "databases": {}}
+    output = ROOT / "var" / "bench" / f"scale-{stamp}"
     try:
         for database in args.databases:
             report["databases"][database] = database_run(database, args.sizes, dbs, args)
+            # Written after each database: a later failure or Ctrl-C keeps what was measured.
+            output.with_suffix(".json").write_text(json.dumps(report, indent=2))
+            output.with_suffix(".md").write_text(markdown(report))
     finally:
         dbs.cleanup()
-    output = ROOT / "var" / "bench" / f"scale-{stamp}"
-    output.with_suffix(".json").write_text(json.dumps(report, indent=2))
-    output.with_suffix(".md").write_text(markdown(report))
     print(text_table(report))
     print(f"\nwritten: {output}.json, {output}.md")
 
