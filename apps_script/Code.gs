@@ -15,6 +15,11 @@
  *
  * Messages are left unread, as the legacy script did.
  *
+ * After pushing, every run asks the service (GET …/api/ingress/gmail/failures?since=…) which messages it
+ * pushed in the last FAILURE_LOOKBACK_DAYS days ended in a delivery that failed for good or was cancelled,
+ * and puts FAILURE_LABEL on their threads; when a replay later delivers them, the label comes off. That
+ * part never stops the push: an error there is logged, and the next run asks again.
+ *
  * Script properties (Project Settings → Script properties):
  *   SIGNAL_SERVER_URL    required  https://signal.example.org (the ingress path is added) or the full
  *                                  …/api/ingress/gmail URL
@@ -25,12 +30,22 @@
  *   MAX_REQUEST_BYTES    optional  largest request body sent (default 10485760, the service's default
  *                                  INGRESS_MAX_BYTES); a 413 naming a smaller limit lowers it for the run
  *   TRIGGER_MINUTES      optional  installTrigger() interval: 1, 5, 10, 15 or 30 (default 5)
+ *   FAILURE_LABEL        optional  label put on threads whose delivery failed (default SIGNAL_ECHEC;
+ *                                  created when missing)
+ *   FAILURE_LOOKBACK_DAYS optional days of pushes checked for failures (default 7, the service's maximum)
  *
  * Entry point: processWebhookTransfer(). Run installTrigger() once to call it every few minutes.
  */
 
 var INGRESS_PATH = '/api/ingress/gmail';
 var BATCH_PATH = '/batch';
+var FAILURES_PATH = '/failures';
+var DEFAULT_FAILURE_LABEL = 'SIGNAL_ECHEC';
+var DEFAULT_FAILURE_LOOKBACK_DAYS = 7;
+var DAY_MS = 24 * 60 * 60 * 1000;
+// What the last runs labelled, kept 6 hours (the cache's maximum): after that every failure is labelled again.
+var FAILURE_STATE_KEY = 'SIGNAL_FAILURE_STATE';
+var FAILURE_STATE_SECONDS = 6 * 60 * 60;
 var MAX_BATCH_ITEMS = 50;
 var DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 // `{"emails":[` and `]}` around the comma-separated items.
@@ -64,6 +79,7 @@ function processWebhookTransfer() {
   }
   try {
     transferLabelledThreads_(config);
+    failureLabelsSync_(config);
   } finally {
     lock.releaseLock();
   }
@@ -100,9 +116,13 @@ function signalConfig_() {
     threads = DEFAULT_THREADS_PER_RUN;
   }
   var maxBytes = parseInt(props.getProperty('MAX_REQUEST_BYTES') || String(DEFAULT_MAX_REQUEST_BYTES), 10);
+  var lookbackDays = parseFloat(props.getProperty('FAILURE_LOOKBACK_DAYS') || String(DEFAULT_FAILURE_LOOKBACK_DAYS));
   return {
     url: url,
     batchUrl: url + BATCH_PATH,
+    failuresUrl: url + FAILURES_PATH,
+    failureLabelName: (props.getProperty('FAILURE_LABEL') || DEFAULT_FAILURE_LABEL).trim(),
+    failureLookbackDays: lookbackDays > 0 ? lookbackDays : DEFAULT_FAILURE_LOOKBACK_DAYS,
     maxRequestBytes: maxBytes > BATCH_ENVELOPE_BYTES ? maxBytes : DEFAULT_MAX_REQUEST_BYTES,
     token: token,
     hmacSecret: props.getProperty('INGRESS_HMAC_SECRET') || '',
@@ -259,15 +279,7 @@ function batchesPlan_(items, maxBytes) {
 /** One POST to the batch endpoint: `code` of the request, `codes` per item, `maxBytes` from a 413. */
 function batchPush_(batch, config) {
   var body = '{"emails":[' + batch.map(function (item) { return item.json; }).join(',') + ']}';
-  var headers = {
-    Authorization: 'Bearer ' + config.token,
-    'X-Source': 'GoogleAppsScript',
-  };
-  if (config.hmacSecret) {
-    var timestamp = String(Math.floor(Date.now() / 1000));
-    headers['X-Signature-Timestamp'] = timestamp;
-    headers['X-Signature'] = 'sha256=' + hmacSha256Hex_(timestamp + '.' + body, config.hmacSecret);
-  }
+  var headers = signedHeaders_(config, body);
   var response;
   try {
     response = UrlFetchApp.fetch(config.batchUrl, {
@@ -279,7 +291,7 @@ function batchPush_(batch, config) {
       followRedirects: false,
     });
   } catch (error) {
-    var reason = String(error && error.message ? error.message : error);
+    var reason = errorText_(error);
     batch.forEach(function (item) {
       Logger.log('message %s: not sent, label kept (%s)', item.id, reason);
     });
@@ -298,6 +310,20 @@ function batchAnswer_(batch, code, answer) {
     return itemCode;
   });
   return { code: code, codes: codes, maxBytes: answer && answer.max_bytes };
+}
+
+/** The token and source, and with INGRESS_HMAC_SECRET the signature of `signed` (a POST's body, a GET's query). */
+function signedHeaders_(config, signed) {
+  var headers = {
+    Authorization: 'Bearer ' + config.token,
+    'X-Source': 'GoogleAppsScript',
+  };
+  if (config.hmacSecret) {
+    var timestamp = String(Math.floor(Date.now() / 1000));
+    headers['X-Signature-Timestamp'] = timestamp;
+    headers['X-Signature'] = 'sha256=' + hmacSha256Hex_(timestamp + '.' + signed, config.hmacSecret);
+  }
+  return headers;
 }
 
 function parseJson_(text) {
@@ -333,6 +359,100 @@ function answerSummary_(answer) {
   }
   var summary = answer.status || answer.message || '';
   return answer.retry_after ? summary + ' (retry after ' + answer.retry_after + ' s)' : summary;
+}
+
+/**
+ * Puts the failure label on the threads of messages whose delivery failed, and takes it off those a replay
+ * delivered since. Gmail is only touched for messages whose state changed since a previous run (remembered
+ * for FAILURE_STATE_SECONDS in the script cache), which keeps a run within Gmail's daily quota however many
+ * failures stay listed. Errors are logged, never thrown.
+ */
+function failureLabelsSync_(config) {
+  var answer = failuresFetch_(config);
+  if (!answer) {
+    return;
+  }
+  try {
+    failureLabelsApply_(answer, config.failureLabelName);
+  } catch (error) {
+    Logger.log('Failure labels not updated: %s', errorText_(error));
+  }
+}
+
+function failureLabelsApply_(answer, labelName) {
+  var cache = CacheService.getScriptCache();
+  var known = parseJson_(cache.get(FAILURE_STATE_KEY) || '{}');
+  var state = {};
+  var failedIds = answer.failed.map(function (item) { return item.message_id; });
+  failedIds.forEach(function (id) { state[id] = 'failed'; });
+  answer.recovered.forEach(function (id) { state[id] = 'recovered'; });
+  var changed = function (ids, now) {
+    return ids.filter(function (id) { return known[id] !== now; });
+  };
+  var toLabel = threadsOf_(changed(failedIds, 'failed'));
+  // A thread keeps the label while any message of it is still failed.
+  var toUnlabel = threadsOf_(changed(answer.recovered, 'recovered')).filter(function (thread) {
+    return !thread.getMessages().some(function (message) { return state[message.getId()] === 'failed'; });
+  });
+  var label = GmailApp.getUserLabelByName(labelName);
+  if (!label && toLabel.length) {
+    label = GmailApp.createLabel(labelName);
+  }
+  if (label) {
+    toLabel.forEach(function (thread) { thread.addLabel(label); });
+    toUnlabel.forEach(function (thread) { thread.removeLabel(label); });
+  }
+  cache.put(FAILURE_STATE_KEY, JSON.stringify(state), FAILURE_STATE_SECONDS);
+  Logger.log(
+    'Failure label %s: %s failed and %s recovered message(s) listed; put on %s thread(s), taken off %s%s.',
+    labelName, failedIds.length, answer.recovered.length, toLabel.length, label ? toUnlabel.length : 0,
+    answer.truncated ? ' (the service listed only the newest failures)' : ''
+  );
+}
+
+/** The service's failures since now − failureLookbackDays, or null (logged) on any error. */
+function failuresFetch_(config) {
+  var since = new Date(Date.now() - config.failureLookbackDays * DAY_MS).toISOString();
+  var query = 'since=' + encodeURIComponent(since);
+  // A GET has no body: the signature covers the query string exactly as sent.
+  var headers = signedHeaders_(config, query);
+  var response;
+  try {
+    response = UrlFetchApp.fetch(config.failuresUrl + '?' + query, {
+      method: 'get',
+      headers: headers,
+      muteHttpExceptions: true,
+      followRedirects: false,
+    });
+  } catch (error) {
+    Logger.log('Failure labels not updated: %s', errorText_(error));
+    return null;
+  }
+  var code = response.getResponseCode();
+  var answer = parseJson_(response.getContentText());
+  if (code !== 200 || !answer || !Array.isArray(answer.failed) || !Array.isArray(answer.recovered)) {
+    Logger.log('Failure labels not updated: HTTP %s %s', code, answerSummary_(answer));
+    return null;
+  }
+  return answer;
+}
+
+/** The threads of these Gmail message ids, each once; a message Gmail no longer has is logged and skipped. */
+function threadsOf_(messageIds) {
+  var threads = {};
+  messageIds.forEach(function (id) {
+    try {
+      var thread = GmailApp.getMessageById(id).getThread();
+      threads[thread.getId()] = thread;
+    } catch (error) {
+      Logger.log('message %s: not found in Gmail (%s)', id, errorText_(error));
+    }
+  });
+  return Object.keys(threads).map(function (key) { return threads[key]; });
+}
+
+function errorText_(error) {
+  return String(error && error.message ? error.message : error);
 }
 
 /** Hex of HMAC-SHA256 over the UTF-8 bytes; Apps Script returns signed bytes (-128..127). */

@@ -1,10 +1,11 @@
 """Ingress reads: whether an e-mail was seen before, and the history of inbound e-mails."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -145,3 +146,75 @@ def answer_ms_histogram(since, bounds_ms: tuple[int, ...]) -> Histogram | None:
 def email_counts_by_status() -> dict[str, int]:
     """Every recorded e-mail by status: one scan of the status index."""
     return dict(InboundEmail.objects.values_list("status").annotate(n=Count("pk")).order_by())
+
+
+# --- Failures told back to Gmail (the Apps Script's SIGNAL_ECHEC label) ------------------------------------
+
+FAILED_FOR_GOOD = (WebhookDelivery.Status.FAILED, WebhookDelivery.Status.CANCELLED)
+
+
+@dataclass(frozen=True)
+class GmailFailures:
+    failed: list[dict]  # {message_id, email_id, status, endpoints, last_attempt_at}, newest e-mail first
+    recovered: list[str]  # Gmail message ids
+    truncated: bool
+
+
+def gmail_failures_list(since: datetime, limit: int) -> GmailFailures:
+    """E-mails received since `since`, with a Gmail message id, that are failed or recovered (at most `limit`).
+
+    Failed: at least one delivery failed for good or cancelled. A replay re-opens that same delivery row,
+    so one replayed to success is no longer failed. Recovered: no delivery failed, every one succeeded and
+    at least one was replayed. Anything still pending, sending or paused is neither.
+    One walk of the received_at index (newest first, stopping at `limit`) with lookups by e-mail in the
+    one_delivery_per_email_endpoint index, then one query for the failed deliveries of what it found.
+    """
+    deliveries = WebhookDelivery.objects.filter(email=OuterRef("pk"))
+    has_failure = Exists(deliveries.filter(status__in=FAILED_FOR_GOOD))
+    recovered = Exists(deliveries.filter(replayed_at__isnull=False)) & ~Exists(
+        deliveries.exclude(status=WebhookDelivery.Status.SUCCEEDED)
+    )
+    rows = list(
+        InboundEmail.objects.filter(received_at__gte=since)
+        .exclude(message_id="")
+        .filter(has_failure | recovered)
+        .annotate(has_failure=has_failure)
+        .order_by("-received_at", "-id")
+        .values("pk", "message_id", "email_id", "has_failure")[: limit + 1]
+    )
+    rows, truncated = rows[:limit], len(rows) > limit
+    failures = _failures_by_email([row["pk"] for row in rows if row["has_failure"]])
+    failed: dict[str, dict] = {}
+    for row in rows:
+        if row["has_failure"]:
+            entry = {"message_id": row["message_id"], "email_id": row["email_id"], **failures[row["pk"]]}
+            failed.setdefault(row["message_id"], entry)
+    # With deduplication off one Gmail message may have several records: any failed one keeps it failed.
+    recovered_ids = dict.fromkeys(row["message_id"] for row in rows if not row["has_failure"])
+    return GmailFailures(
+        failed=list(failed.values()), recovered=[m for m in recovered_ids if m not in failed], truncated=truncated
+    )
+
+
+def _failures_by_email(email_pks: list[int]) -> dict[int, dict]:
+    """{e-mail pk: {status, endpoints, last_attempt_at}} from their failed or cancelled deliveries."""
+    rows = (
+        WebhookDelivery.objects.filter(email_id__in=email_pks, status__in=FAILED_FOR_GOOD)
+        .values("email_id", "status", "endpoint__name", "last_attempt_at")
+        .order_by("email_id", "endpoint__name")
+    )
+    grouped: dict[int, list[dict]] = defaultdict(list)
+    for row in rows:
+        grouped[row["email_id"]].append(row)
+    return {pk: _failure_summary(group) for pk, group in grouped.items()}
+
+
+def _failure_summary(rows: list[dict]) -> dict:
+    """"failed" when any delivery failed for good, "cancelled" when they were all cancelled."""
+    failed = any(row["status"] == WebhookDelivery.Status.FAILED for row in rows)
+    attempts = [row["last_attempt_at"] for row in rows if row["last_attempt_at"]]
+    return {
+        "status": WebhookDelivery.Status.FAILED.value if failed else WebhookDelivery.Status.CANCELLED.value,
+        "endpoints": [row["endpoint__name"] for row in rows],
+        "last_attempt_at": max(attempts, default=None),
+    }

@@ -121,24 +121,37 @@ class IngressView(APIView):
             return _respond(IngestResult.refused(500, "Internal error"))
 
     def _request_refusal(self, request) -> IngestResult | None:
-        if not bearer_token_valid(request.META.get("HTTP_AUTHORIZATION", ""), settings.PROCESS_API_TOKENS):
-            logger.warning("INGRESS: 401 Unauthorized from %s", request.META.get("REMOTE_ADDR", "?"))
-            return IngestResult.refused(401, "Unauthorized")
+        refusal = token_refusal(request)
+        if refusal:
+            return refusal
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if length > settings.INGRESS_MAX_BYTES:
             return _too_large()
-        if settings.INGRESS_HMAC_SECRET and not request_signature_valid(
-            settings.INGRESS_HMAC_SECRET,
-            request.headers.get("X-Signature-Timestamp", ""),
-            request.headers.get("X-Signature", ""),
-            request.body,
-        ):
-            logger.warning("INGRESS: 401 Unauthorized (bad or missing request signature)")
-            return IngestResult.refused(401, "Unauthorized")
-        return None
+        return signature_refusal(request, request.body)
+
+
+def token_refusal(request) -> IngestResult | None:
+    """401 unless the request carries one of the PROCESS_API_TOKEN tokens."""
+    if not bearer_token_valid(request.META.get("HTTP_AUTHORIZATION", ""), settings.PROCESS_API_TOKENS):
+        logger.warning("INGRESS: 401 Unauthorized from %s", request.META.get("REMOTE_ADDR", "?"))
+        return IngestResult.refused(401, "Unauthorized")
+    return None
+
+
+def signature_refusal(request, signed: bytes) -> IngestResult | None:
+    """401 when INGRESS_HMAC_SECRET is set and `signed` (a POST's body, a GET's query string) is not signed."""
+    if settings.INGRESS_HMAC_SECRET and not request_signature_valid(
+        settings.INGRESS_HMAC_SECRET,
+        request.headers.get("X-Signature-Timestamp", ""),
+        request.headers.get("X-Signature", ""),
+        signed,
+    ):
+        logger.warning("INGRESS: 401 Unauthorized (bad or missing request signature)")
+        return IngestResult.refused(401, "Unauthorized")
+    return None
 
 
 AUTH_PARAMETERS = [

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /*
  * Runs apps_script/Code.gs under Node.js with small stand-ins for the Apps Script services it uses
- * (GmailApp, UrlFetchApp, PropertiesService, Utilities, Logger, LockService, ScriptApp).
+ * (GmailApp, UrlFetchApp, PropertiesService, CacheService, Utilities, Logger, LockService, ScriptApp).
  *
  *   node harness.js SCENARIO.json      (or the scenario on stdin)
  *
@@ -14,9 +14,12 @@
  *                               "plainBody": "…", "unread": true,
  *                               "to": "...", "cc": "...", "replyTo": "...", "headers": {"Delivered-To": "..."},
  *                               "attachments": [{"name": "a.pdf", "size": 1, "contentType": "...", "inline": false}]}]}],
- *    "triggers": []}
- * It prints the same scenario after the run (threads' labels as the script left them, triggers) plus
- * `requests` (every HTTP call: url, headers, body, code or error) and `logs` (Logger lines).
+ *    "triggers": [],
+ *    "cache": {}}
+ * `labels` are the labels the mailbox has (GmailApp.createLabel adds one); `cache` is the script cache.
+ * It prints the same scenario after the run (threads' labels as the script left them, labels, triggers,
+ * cache) plus `requests` (every HTTP call: url, method, headers, body, code or error), `logs` (Logger
+ * lines) and `lookups` (the message ids the script asked GmailApp.getMessageById for).
  *
  * UrlFetchApp.fetch is synchronous in Apps Script; Node has no synchronous HTTP client, so each call
  * runs this file again as a child process (`--fetch-once`) that performs one real request. Redirects
@@ -72,9 +75,12 @@ function main() {
   const state = {
     ...scenario,
     threads: (scenario.threads || []).map((t) => ({ ...t, labels: [...(t.labels || [])] })),
+    labels: [...(scenario.labels || [])],
     triggers: [...(scenario.triggers || [])],
+    cache: { ...(scenario.cache || {}) },
     requests: [],
     logs: [],
+    lookups: [],
   };
   const sandbox = standIns(state);
   vm.createContext(sandbox);
@@ -101,6 +107,15 @@ function standIns(state) {
         getProperty: (key) => (key in properties ? String(properties[key]) : null),
         setProperty: (key, value) => {
           properties[key] = String(value);
+        },
+      }),
+    },
+    // Entries never expire here: a run is far shorter than any expiry the script asks for.
+    CacheService: {
+      getScriptCache: () => ({
+        get: (key) => (key in state.cache ? state.cache[key] : null),
+        put: (key, value) => {
+          state.cache[key] = String(value);
         },
       }),
     },
@@ -163,6 +178,7 @@ function gmailApp(state) {
     markRead: () => {
       m.unread = false;
     },
+    getThread: () => thread(state.threads.find((t) => t.messages.includes(m))),
   });
   const thread = (t) => ({
     getId: () => t.id,
@@ -176,7 +192,18 @@ function gmailApp(state) {
     },
   });
   return {
-    getUserLabelByName: (name) => ((state.labels || []).includes(name) ? label(name) : null),
+    getUserLabelByName: (name) => (state.labels.includes(name) ? label(name) : null),
+    createLabel: (name) => {
+      if (!state.labels.includes(name)) state.labels.push(name);
+      return label(name);
+    },
+    // Apps Script throws for an id the mailbox does not have.
+    getMessageById: (id) => {
+      state.lookups.push(id);
+      const found = state.threads.flatMap((t) => t.messages).find((m) => m.id === id);
+      if (!found) throw new Error(`Invalid argument: ${id}`);
+      return message(found);
+    },
   };
 }
 

@@ -8,6 +8,7 @@ from tests import prerequisites
 
 HARNESS = Path(__file__).with_name("harness.js")
 LABEL = "A_TRANSFERER_WEBHOOK"
+FAILURE_LABEL = "SIGNAL_ECHEC"
 DROPBOX = "https://www.dropbox.com/scl/fo/abc123/def?rlkey=xyz&dl=0"
 
 
@@ -51,8 +52,9 @@ def mailbox(properties: dict, *threads: dict, call: str = "processWebhookTransfe
 
 
 def relabel(state: dict, *thread_ids: str) -> dict:
-    """The state for the next run, with the label put back on these threads (as a user would)."""
-    again = {k: v for k, v in state.items() if k not in ("requests", "logs")}
+    """The state for the next run (mailbox, labels, script cache), with the label put back on these threads
+    (as a user would)."""
+    again = {k: v for k, v in state.items() if k not in ("requests", "logs", "lookups")}
     for t in again["threads"]:
         if t["id"] in thread_ids and LABEL not in t["labels"]:
             t["labels"].append(LABEL)
@@ -63,10 +65,20 @@ def labels_of(state: dict, thread_id: str) -> list[str]:
     return next(t["labels"] for t in state["threads"] if t["id"] == thread_id)
 
 
+def batches(state: dict) -> list[dict]:
+    """The run's push requests (POSTs to the batch ingress), in order."""
+    return [r for r in state["requests"] if r["method"] == "post"]
+
+
+def failure_queries(state: dict) -> list[dict]:
+    """The run's requests for the failed deliveries (GETs)."""
+    return [r for r in state["requests"] if r["method"] == "get"]
+
+
 def pushed(state: dict) -> list[tuple[str, int]]:
     """(message id, HTTP status it got) for every message the run sent, in order, across its batch requests."""
     answers = []
-    for request in state["requests"]:
+    for request in batches(state):
         items = json.loads(request["body"])["emails"]
         results = json.loads(request["response"]).get("results") if request.get("code") == 200 else None
         for n, item in enumerate(items):
@@ -76,4 +88,4 @@ def pushed(state: dict) -> list[tuple[str, int]]:
 
 def item_answers(state: dict) -> list[dict]:
     """Each message's own answer (the batch result item), in order."""
-    return [result for r in state["requests"] for result in json.loads(r["response"])["results"]]
+    return [result for r in batches(state) for result in json.loads(r["response"])["results"]]

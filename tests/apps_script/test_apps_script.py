@@ -14,6 +14,7 @@ import pytest
 from core.headers import FORWARDED_HEADERS
 from tests.apps_script.script import (
     LABEL,
+    batches,
     item_answers,
     labels_of,
     mailbox,
@@ -68,7 +69,7 @@ def test_labelled_unread_messages_are_delivered_and_the_label_removed(service, r
     state = script_run(scenario)
 
     assert pushed(state) == [(first, 200), (second, 200)]
-    assert len(state["requests"]) == 1
+    assert len(batches(state)) == 1
     assert labels_of(state, "t1") == []
     assert labels_of(state, "t2") == []
     payloads = delivered(receiver_live, [first, second])
@@ -80,7 +81,7 @@ def test_each_request_carries_the_gmail_fields_token_source_and_signature(servic
     message_id = unique("m")
     state = script_run(mailbox(properties, thread("t1", message(message_id, "Champs"))))
 
-    request = state["requests"][0]
+    request = batches(state)[0]
     assert request["code"] == 200, request.get("response")
     sent = json.loads(request["body"])["emails"][0]
     assert request["url"] == service.url("/api/ingress/gmail/batch")
@@ -124,7 +125,7 @@ def test_recipients_headers_and_attachment_metadata_arrive_and_are_stored(servic
 
     state = script_run(mailbox(properties, thread("t1", mail)))
 
-    sent = json.loads(state["requests"][0]["body"])["emails"][0]
+    sent = json.loads(batches(state)[0]["body"])["emails"][0]
     assert sent["to"] == mail["to"] and sent["cc"] == "jean@acme.fr" and sent["delivered_to"] == "signal@acme.fr"
     assert sent["headers"] == {"List-Id": "<missions.acme.fr>"}
     assert sent["attachments"] == [{"name": "brief.pdf", "size": 48213, "content_type": "application/pdf"}]
@@ -147,7 +148,7 @@ def test_the_script_asks_gmail_for_every_forwarded_header(service, properties):
 
     state = script_run(mailbox(properties, thread("t1", message(message_id, "En-têtes", headers=headers))))
 
-    assert json.loads(state["requests"][0]["body"])["emails"][0]["headers"] == headers
+    assert json.loads(batches(state)[0]["body"])["emails"][0]["headers"] == headers
     assert stored_extras(service, message_id)["headers"] == {name.lower(): v for name, v in headers.items()}
 
 
@@ -164,7 +165,7 @@ def test_values_over_the_service_limits_are_left_out_and_the_message_still_goes(
 
     state = script_run(mailbox(properties, thread("t1", mail)))
 
-    sent = json.loads(state["requests"][0]["body"])["emails"][0]
+    sent = json.loads(batches(state)[0]["body"])["emails"][0]
     assert "to" not in sent and sent["cc"] == "jean@acme.fr"
     assert sent["headers"] == {"List-Id": "<l.acme.fr>"}
     assert len(sent["attachments"]) == 100 and len(sent["attachments"][0]["name"]) == 1000
@@ -227,9 +228,10 @@ def test_a_network_error_keeps_the_label(properties):
     unreachable = {**properties, "SIGNAL_SERVER_URL": f"http://127.0.0.1:{free_port()}"}
     state = script_run(mailbox(unreachable, thread("t1", message(unique("m"), "Réseau"))))
 
-    assert "error" in state["requests"][0]
+    assert "error" in batches(state)[0]
     assert labels_of(state, "t1") == [LABEL]
     assert any("not sent, label kept" in line for line in state["logs"])
+    assert any(line.startswith("Failure labels not updated:") for line in state["logs"])
 
 
 def test_unsigned_pushes_are_refused_and_the_run_stops_at_the_first_401(service, properties):
@@ -238,9 +240,10 @@ def test_unsigned_pushes_are_refused_and_the_run_stops_at_the_first_401(service,
         mailbox(unsigned, thread("t1", message(unique("m"), "A")), thread("t2", message(unique("m"), "B")))
     )
 
-    assert [r["code"] for r in state["requests"]] == [401]
+    assert [r["code"] for r in batches(state)] == [401]
     assert labels_of(state, "t1") == labels_of(state, "t2") == [LABEL]
     assert any("401" in line and "script properties" in line for line in state["logs"])
+    assert "Failure labels not updated: HTTP 401 Unauthorized" in state["logs"]
 
 
 def test_missing_properties_or_label_send_nothing(properties):
@@ -249,7 +252,7 @@ def test_missing_properties_or_label_send_nothing(properties):
     )
     other_label = script_run(mailbox({**properties, "GMAIL_LABEL": "AUTRE"}, thread("t1", message("m", "x"))))
 
-    assert no_token["requests"] == [] and other_label["requests"] == []
+    assert no_token["requests"] == [] and batches(other_label) == []
     assert labels_of(no_token, "t1") == [LABEL]
     assert any("PROCESS_API_TOKEN" in line for line in no_token["logs"])
     assert any('"AUTRE" not found' in line for line in other_label["logs"])
@@ -282,7 +285,7 @@ def test_a_run_sends_one_request_per_fifty_messages(service, receiver_live, prop
     threads = [thread(f"t{i}", message(unique("m"), f"Lot {i}a"), message(unique("m"), f"Lot {i}b")) for i in range(30)]
     state = script_run(mailbox({**properties, "THREADS_PER_RUN": "30"}, *threads))
 
-    assert [len(json.loads(r["body"])["emails"]) for r in state["requests"]] == [50, 10]
+    assert [len(json.loads(r["body"])["emails"]) for r in batches(state)] == [50, 10]
     assert {code for _, code in pushed(state)} == {200}
     assert all(labels_of(state, f"t{i}") == [] for i in range(30))
     assert len(delivered(receiver_live, [m for m, _ in pushed(state)], timeout=30)) == 60
@@ -292,7 +295,7 @@ def test_requests_stay_within_max_request_bytes(service, properties):
     threads = [thread(f"t{i}", message(unique("m"), f"Gros {i}", body="é" * 1000)) for i in range(5)]
     state = script_run(mailbox({**properties, "MAX_REQUEST_BYTES": "6000"}, *threads))
 
-    sizes = [len(r["body"].encode("utf-8")) for r in state["requests"]]
+    sizes = [len(r["body"].encode("utf-8")) for r in batches(state)]
     assert len(sizes) >= 3 and max(sizes) <= 6000
     assert [code for _, code in pushed(state)] == [200] * 5
 
@@ -310,11 +313,11 @@ def test_a_413_naming_a_smaller_limit_splits_the_batch_and_keeps_only_what_canno
     finally:
         small.stop()
 
-    assert state["requests"][0]["code"] == 413
+    assert batches(state)[0]["code"] == 413
     assert dict(pushed(state)) == {**dict.fromkeys(fits, 200), too_big: 413}
     assert [labels_of(state, f"t{i}") for i in range(3)] == [[], [], []]
     assert labels_of(state, "big") == [LABEL]
-    assert all(len(r["body"].encode("utf-8")) <= 6000 for r in state["requests"][1:] if too_big not in r["body"])
+    assert all(len(r["body"].encode("utf-8")) <= 6000 for r in batches(state)[1:] if too_big not in r["body"])
 
 
 def test_a_rate_limited_message_keeps_its_label_and_the_log_says_when_to_retry(service, properties):
