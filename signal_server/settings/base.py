@@ -200,8 +200,10 @@ def _mailer(url: dict) -> dict:
     return {"BACKEND": backend, "OPTIONS": options}
 
 
-# Parsed by django-environ (env.email_url's parser); an empty value, as .env.example leaves it, is the default.
-MAILERS = {"default": _mailer(environ.Env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))}
+# Parsed by django-environ (env.email_url's parser); an empty value, as .env.example leaves it, is the default:
+# the console in development, else the local mail server, as Django's own default (and its deploy check) wants.
+EMAIL_URL_DEFAULT = "consolemail://" if DEBUG else "smtp://localhost:25"
+MAILERS = {"default": _mailer(environ.Env.email_url_config(env.str("EMAIL_URL", default="") or EMAIL_URL_DEFAULT))}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="signal-server@localhost")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
