@@ -41,7 +41,18 @@ def test_every_history_route_is_documented(schema):
 
 def test_the_delivery_filters_are_documented(schema):
     params = {p["name"] for p in schema["paths"]["/api/webhooks/deliveries/"]["get"]["parameters"]}
-    assert {"status", "endpoint", "email_id", "since", "until", "page", "page_size"} <= params
+    assert {"status", "endpoint", "email_id", "since", "until", "cursor", "page_size"} <= params
+
+
+@pytest.mark.parametrize("path", ["/api/webhooks/deliveries/", "/api/emails/"])
+def test_history_lists_are_described_as_cursor_pages_with_page_numbers_deprecated(schema, path):
+    params = {p["name"]: p for p in schema["paths"][path]["get"]["parameters"]}
+    assert params["page"].get("deprecated") is True and "cursor" in params
+    assert params["page_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200}
+    ref = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    assert page["required"] == ["results"]
+    assert {"next", "previous", "results", "count"} == set(page["properties"])
 
 
 def test_security_schemes_cover_tokens_sessions_and_the_ingress_bearer(schema):

@@ -5,6 +5,7 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 
+from core.addresses import sender_email_parse
 from core.filters import StrictFilterSet
 from ingress.models import InboundEmail
 from ingress.selectors import email_detail_queryset, emails_list
@@ -14,13 +15,19 @@ from webhooks.api.views import AUTH_ERRORS, BAD_QUERY, NOT_FOUND
 
 
 class EmailFilter(StrictFilterSet):
+    # distinct=False: a column of the row itself repeats no row, and DISTINCT would defeat the index order.
     status = filters.MultipleChoiceFilter(
-        choices=InboundEmail.Status.choices, help_text="Repeat to combine: `?status=processed&status=deferred`."
+        choices=InboundEmail.Status.choices,
+        distinct=False,
+        help_text="Repeat to combine: `?status=processed&status=deferred`.",
     )
     detector = filters.CharFilter(
         method="detector_filter", help_text="`recadrage`, `desabonnement_journee_tarifs`, or `none` for no detector."
     )
-    sender = filters.CharFilter(field_name="sender_email", lookup_expr="iexact", help_text="Sender address.")
+    sender = filters.CharFilter(
+        method="sender_filter",
+        help_text="Sender address, or `Name <address>`: matched exactly in the canonical form ingress stores.",
+    )
     email_id = filters.CharFilter(help_text="Several records share an email_id only when deduplication was off.")
     subject = filters.CharFilter(lookup_expr="icontains", help_text="Subject contains (case-insensitive).")
     since = UTCIsoDateTimeFilter(
@@ -33,6 +40,10 @@ class EmailFilter(StrictFilterSet):
     class Meta:
         model = InboundEmail
         fields = ["status", "detector", "sender", "email_id", "subject", "since", "until"]
+
+    def sender_filter(self, queryset, name, value):
+        # Stored canonical (core.addresses): an exact, indexable match instead of a case-insensitive scan.
+        return queryset.filter(sender_email=sender_email_parse(value))
 
     def detector_filter(self, queryset, name, value):
         return queryset.filter(detector="" if value == "none" else value)
