@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from configuration.models import IngressSettings, RuntimeFlags
+from configuration.models import IngressSettings, RetentionSettings, RuntimeFlags
 from core.admin import SingletonAdmin
 
 
@@ -14,3 +14,8 @@ class RuntimeFlagsAdmin(SingletonAdmin):
 @admin.register(IngressSettings)
 class IngressSettingsAdmin(SingletonAdmin):
     list_display = ("__str__", "sending_enabled", "time_zone", "window_start", "window_end", "outside_window_policy")
+
+
+@admin.register(RetentionSettings)
+class RetentionSettingsAdmin(SingletonAdmin):
+    list_display = ("__str__", "retention_days", "updated_at")

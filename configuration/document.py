@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
-from configuration.models import IngressSettings, RuntimeFlags
+from configuration.models import IngressSettings, RetentionSettings, RuntimeFlags
 from configuration.snapshot import config_changed
 from routing.conditions import NONE, value_kind
 from routing.models import RoutingCondition, RoutingRule
@@ -38,9 +38,13 @@ SETTINGS_KEYS = {
     "sender_allowlist": STR_LIST,
     "rate_limit_per_sender_per_hour": INT,
     "retry_schedule_seconds": INT_LIST,
+    "retention_days": INT,
 }
-# The one settings key stored with the delivery settings (webhooks); the others are ingress settings.
+# The one settings key stored with the delivery settings (webhooks), the one stored with the retention
+# settings; the others are ingress settings.
 DELIVERY_SETTINGS_KEYS = {"retry_schedule_seconds"}
+RETENTION_SETTINGS_KEYS = {"retention_days"}
+SETTINGS_MODELS = (IngressSettings, DeliverySettings, RetentionSettings)
 FLAGS_KEYS = {"ingress_enabled": BOOL, "allow_without_links": BOOL, "email_id_dedup_enabled": BOOL}
 ENDPOINT_KEYS = {
     "name": STR,
@@ -138,14 +142,13 @@ class ImportReport:
 
 def config_export(include_secrets: bool = False) -> dict:
     """The whole configuration as a version-1 document; secrets and custom headers only on request."""
-    prefs = _singleton_or_default(IngressSettings)
-    delivery = _singleton_or_default(DeliverySettings)
+    rows = {model: _singleton_or_default(model) for model in SETTINGS_MODELS}
     flags = _singleton_or_default(RuntimeFlags)
     endpoints = WebhookEndpoint.objects.order_by("name")
     rules = RoutingRule.objects.select_related("endpoint").prefetch_related("conditions").order_by("position", "id")
     return {
         "version": DOCUMENT_VERSION,
-        "settings": {key: _exported(key, getattr(_settings_row(key, prefs, delivery), key)) for key in SETTINGS_KEYS},
+        "settings": {key: _exported(key, getattr(rows[_settings_model(key)], key)) for key in SETTINGS_KEYS},
         "flags": {key: getattr(flags, key) for key in FLAGS_KEYS},
         "endpoints": [_endpoint_exported(endpoint, include_secrets) for endpoint in endpoints],
         "rules": [_rule_exported(rule) for rule in rules],
@@ -253,15 +256,13 @@ def _singleton_import(model, section: str, keys, data, errors: list[ConfigError]
 
 
 def _settings_import(data, errors: list[ConfigError]) -> list[str]:
-    """The settings section spans the ingress settings and the delivery settings (the retry schedule)."""
+    """The settings section spans the ingress, delivery (the retry schedule) and retention settings."""
     values = _object_read(data, "settings", SETTINGS_KEYS, errors)
     if values is None:
         return []
     changed = []
-    for model in (IngressSettings, DeliverySettings):
-        keys = [key for key in SETTINGS_KEYS if key in DELIVERY_SETTINGS_KEYS] if model is DeliverySettings else [
-            key for key in SETTINGS_KEYS if key not in DELIVERY_SETTINGS_KEYS
-        ]
+    for model in SETTINGS_MODELS:
+        keys = [key for key in SETTINGS_KEYS if _settings_model(key) is model]
         changed += _singleton_apply(model, "settings", keys, {k: v for k, v in values.items() if k in keys}, errors)
     return changed
 
@@ -276,8 +277,10 @@ def _singleton_apply(model, section: str, keys, values: dict, errors: list[Confi
     return _changed(before, _snapshot(row, keys))
 
 
-def _settings_row(key: str, ingress, delivery):
-    return delivery if key in DELIVERY_SETTINGS_KEYS else ingress
+def _settings_model(key: str):
+    if key in DELIVERY_SETTINGS_KEYS:
+        return DeliverySettings
+    return RetentionSettings if key in RETENTION_SETTINGS_KEYS else IngressSettings
 
 
 @dataclass

@@ -68,6 +68,24 @@ class IngressSettings(SingletonModel):
         self.sender_allowlist = validators.allowlist_normalise(self.sender_allowlist)
 
 
+class RetentionSettings(SingletonModel):
+    """How much history the delivery workers keep: their daily run deletes what is older (ops.retention)."""
+
+    retention_days = models.PositiveIntegerField(
+        default=90,
+        validators=[validators.retention_days_validate],
+        help_text="Days of e-mails, deliveries, attempts and link pairs to keep (0 = keep everything). "
+        "The delivery workers delete older history once a day, in short batches.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "retention settings"
+
+    def __str__(self) -> str:
+        return "Retention settings"
+
+
 class ConfigVersion(models.Model):
     """One row whose number goes up with every configuration change, in the same transaction: how every
     process, on every host, knows the snapshot it holds is stale (configuration.snapshot)."""

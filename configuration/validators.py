@@ -65,3 +65,12 @@ def allowlist_validate(addresses) -> None:
 def allowlist_normalise(addresses: list[str]) -> list[str]:
     """Each address in the canonical form ingress compares senders in, once, sorted."""
     return sorted({sender_email_parse(address) for address in addresses} - {""})
+
+
+RETENTION_DAYS_MAX = 3650
+
+
+def retention_days_validate(value) -> None:
+    """0 (keep everything) or 1 to RETENTION_DAYS_MAX days."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= RETENTION_DAYS_MAX:
+        raise ValidationError(f"Enter 0 (keep everything) or a number of days from 1 to {RETENTION_DAYS_MAX}.")

@@ -5,12 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
-from django.db.models.functions import TruncHour
+from django.db.models import Count, Exists, OuterRef, Prefetch
 from django.utils import timezone
 
 from configuration.snapshot import ingress_config_get
-from core.distributions import Histogram, histogram_by_group, nearest_rank_percentiles
+from core.distributions import Histogram, histogram_by_group
 from core.text import html_to_text
 from ingress.detectors import email_detect
 from ingress.links import links_extract
@@ -93,47 +92,7 @@ def email_detail_queryset():
     return InboundEmail.objects.prefetch_related(_deliveries_prefetch()).order_by("-received_at", "-id")
 
 
-def email_counts_by_hour(since, tz) -> list[tuple]:
-    """(local hour as a naive datetime, status, count) for e-mails received since `since`; one query.
-
-    Hours are truncated in `tz` by the database, so buckets follow the configured zone (and its DST).
-    """
-    rows = (
-        InboundEmail.objects.filter(received_at__gte=since)
-        .annotate(hour=TruncHour("received_at", tzinfo=tz))
-        .values("hour", "status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return [(row["hour"].astimezone(tz).replace(tzinfo=None), row["status"], row["n"]) for row in rows]
-
-
-def email_counts_by_provider(since, providers) -> dict[str, int]:
-    """E-mails received since `since` that carry at least one link of each provider; one query.
-
-    Each link is stored as {"provider": …}; matching that text works alike on SQLite and PostgreSQL JSON.
-    """
-    recent = InboundEmail.objects.filter(received_at__gte=since)
-    return recent.aggregate(
-        **{p: Count("pk", filter=Q(links__icontains=f'"provider": "{p}"')) for p in providers}
-    )
-
-
 # --- Answer times and counts (overview, /metrics) ------------------------------------------------------
-
-
-def answer_ms_percentiles_by_hour(since, tz) -> dict:
-    """{local hour (naive): {50: p50, 95: p95}} of the answer times (ms) of e-mails received since `since`.
-
-    One query over a range of the received_at index (e-mails recorded before answer times were are left
-    out); the hours and ranks are worked out here: SQLite would convert each row's time zone through a
-    Python function once per window clause, ten times slower.
-    """
-    per_hour: dict = defaultdict(list)
-    rows = InboundEmail.objects.filter(received_at__gte=since, answer_ms__isnull=False).order_by()
-    for received_at, answer_ms in rows.values_list("received_at", "answer_ms").iterator(chunk_size=5000):
-        per_hour[received_at.astimezone(tz).replace(minute=0, second=0, microsecond=0, tzinfo=None)].append(answer_ms)
-    return {hour: nearest_rank_percentiles(values) for hour, values in per_hour.items()}
 
 
 def answer_ms_histogram(since, bounds_ms: tuple[int, ...]) -> Histogram | None:

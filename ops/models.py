@@ -96,3 +96,72 @@ class AlertLease(models.Model):
 
     def __str__(self) -> str:
         return f"Alert evaluation held by {self.holder or 'nobody'}"
+
+
+class HourlyRollup(models.Model):
+    """One figure of one UTC hour of history, kept by the delivery workers (ops.rollups): the overview reads
+    these few rows instead of the history itself. They are a summary, kept when purge_history deletes
+    the rows they were counted from."""
+
+    class Metric(models.TextChoices):
+        EMAIL_STATUS = "email_status", "E-mails received, by status"
+        EMAIL_PROVIDER = "email_provider", "E-mails received with a link of the provider"
+        ANSWER_MS = "answer_ms", "Ingress answer times (ms)"
+        DELIVERY_STATUS = "delivery_status", "Deliveries created, by current status"
+        ATTEMPT_FAILED = "attempt_failed", "Failed attempts started, by reason"
+        ATTEMPT_MS = "attempt_ms", "Attempts started, by endpoint id, with their durations (ms)"
+        ATTEMPT_SUCCEEDED = "attempt_succeeded", "Succeeded attempts started, by endpoint id"
+
+    hour = models.BigIntegerField(help_text="Hours since the Unix epoch (UTC).")
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    key = models.CharField(max_length=64, blank=True, help_text="A status, provider, reason or endpoint id.")
+    count = models.PositiveIntegerField(default=0)
+    values = models.JSONField(
+        default=dict, blank=True, help_text="A distribution: {milliseconds: how many}, 3 significant digits."
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["metric", "hour", "key"], name="one_rollup_per_metric_hour_key")]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.key} at hour {self.hour}: {self.count}"
+
+
+class RollupState(models.Model):
+    """One row: which delivery worker rolls the history up and until when, how far each source is rolled,
+    and the hours a purge left frozen."""
+
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    rolled_at = models.DateTimeField(
+        null=True, blank=True, help_text="Rows before this moment are in the rollups; the overview reads the rest live."
+    )
+    marks = models.JSONField(
+        default=dict, blank=True, help_text='Per source, ids rolled up: {"emails": {"high": 120, "low": 0}, …}.'
+    )
+    swept_hour = models.BigIntegerField(default=0, help_text="The last hour of deliveries counted again.")
+    frozen_before_hour = models.BigIntegerField(
+        default=0, help_text="Hours before this one were purged: their rollups are kept as they are."
+    )
+
+    def __str__(self) -> str:
+        return f"Rollups held by {self.holder or 'nobody'}"
+
+
+class RetentionRun(models.Model):
+    """One row: the last history purge, by the delivery workers' daily retention run or by purge_history."""
+
+    days = models.PositiveIntegerField(default=0)
+    cutoff = models.DateTimeField(null=True, blank=True, help_text="History older than this goes.")
+    holder = models.CharField(max_length=64, blank=True, help_text="The worker (or command) running it.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True, help_text="Rows deleted, per kind.")
+    max_lock_ms = models.PositiveIntegerField(default=0, help_text="The longest write transaction of the run.")
+
+    def __str__(self) -> str:
+        return f"History purge started {self.started_at or 'never'}"
+
+    @property
+    def counts_shown(self) -> list[tuple[str, int]]:
+        return [(name.replace("_", " "), count) for name, count in self.counts.items()]

@@ -1,6 +1,11 @@
-"""The admin overview page: the last 7 days of e-mails and deliveries, and the queue right now."""
+"""The admin overview page: the last 7 days of e-mails and deliveries, and the queue right now.
 
-from datetime import UTC, date, datetime, time, timedelta
+The history's figures come from the hourly rollups the delivery workers keep (ops.rollups) and the last
+minutes read live, so the page costs the same with a thousand e-mails or a million.
+"""
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -12,22 +17,21 @@ from django.utils import timezone
 from configuration.selectors import time_zone_configured
 from core.times import seconds_since
 from ingress.models import InboundEmail
-from ingress.selectors import answer_ms_percentiles_by_hour, email_counts_by_hour, email_counts_by_provider
 from ops.charts import Series, horizontal_bar_chart, percentile_bar_chart, stacked_bar_chart
-from ops.selectors import alerts_for_overview
+from ops.models import HourlyRollup
+from ops.rollups import PROVIDERS, Figure, Figures, hour_of, hour_start
+from ops.selectors import alerts_for_overview, history_figures, retention_last_run
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import (
-    attempt_failure_reason_counts,
-    attempt_ms_percentiles,
-    delivery_counts_by_day,
+    AttemptFigures,
     delivery_queue_summary,
     heartbeat_last_at,
     lanes_health,
     queue_oldest_due,
 )
 
+Metric = HourlyRollup.Metric
 OVERVIEW_DAYS = 7
-PROVIDERS = ("dropbox", "wetransfer", "swisstransfer", "fromsmash")  # SPEC §4
 PROVIDER_COLORS = {"dropbox": "#0061fe", "wetransfer": "#409fff", "swisstransfer": "#d52b1e", "fromsmash": "#7b3fe4"}
 
 _EMAIL_COLORS = {
@@ -50,10 +54,9 @@ _DELIVERY_COLORS = {
 }
 DELIVERY_SERIES = [Series(s.value, s.label, _DELIVERY_COLORS[s]) for s in WebhookDelivery.Status]
 REASON_COLOR = "#ba2121"
-# Ingress answer times: the last 24 local hours, p50 drawn over p95.
+# Ingress answer times and endpoint latencies: the last 24 hours, the current one included.
 ANSWER_HOURS = 24
 ANSWER_SERIES = {50: Series("p50", "p50 (median)", "#3f7fbf"), 95: Series("p95", "p95", "#a9c6e8")}
-LATENCY_WINDOW = timedelta(hours=24)
 
 
 class Latency(NamedTuple):
@@ -66,27 +69,31 @@ def _local_midnight(day, tz: ZoneInfo) -> datetime:
 
 
 def overview_build(now: datetime | None = None) -> dict:
-    """Everything the overview shows, in the configured time zone; one query per chart."""
+    """Everything the overview shows, in the configured time zone; a fixed number of queries."""
     now = now or timezone.now()
     tz = ZoneInfo(time_zone_configured())
     today = now.astimezone(tz).date()
     days = [today - timedelta(days=offset) for offset in range(OVERVIEW_DAYS - 1, -1, -1)]
     since = _local_midnight(days[0], tz)
-    per_hour = _emails_per_hour(since, now, tz)
+    hours = range(hour_of(since), hour_of(now) + 1)
+    recent = hours[-ANSWER_HOURS:]
+    figures, freshness = history_figures(hours[0], recent[0], now)
+    per_hour = _per_local_hour(figures, hours, Metric.EMAIL_STATUS, tz)
     emails_today = _day_total(per_hour, today)
-    per_day = _deliveries_per_day(days, since, tz)
+    per_day = _deliveries_per_day(figures, hours, days, tz)
     day_buckets = [(day.strftime("%a %d %b"), day.strftime("%a %d"), per_day[day]) for day in days]
-    providers = email_counts_by_provider(since, PROVIDERS)
-    reasons = attempt_failure_reason_counts(since)
+    providers = _totals(figures, Metric.EMAIL_PROVIDER)
+    reasons = sorted(_totals(figures, Metric.ATTEMPT_FAILED).items(), key=lambda item: (-item[1], item[0]))
     queue = delivery_queue_summary(now)
     return {
         "time_zone": str(tz),
         "generated_at": now.astimezone(tz),
         "since": since,
         "days": OVERVIEW_DAYS,
+        "freshness": freshness,
         "emails_chart": stacked_bar_chart(_hour_buckets(per_hour), EMAIL_SERIES),
         "deliveries_chart": stacked_bar_chart(day_buckets, DELIVERY_SERIES, width=420, gap=12),
-        "providers_chart": horizontal_bar_chart([(p, providers[p], PROVIDER_COLORS[p]) for p in PROVIDERS]),
+        "providers_chart": horizontal_bar_chart([(p, providers.get(p, 0), PROVIDER_COLORS[p]) for p in PROVIDERS]),
         "reasons_chart": horizontal_bar_chart([(reason, count, REASON_COLOR) for reason, count in reasons]),
         "today": today,
         "emails_today": [(s, emails_today.get(s.key, 0)) for s in EMAIL_SERIES],
@@ -97,29 +104,33 @@ def overview_build(now: datetime | None = None) -> dict:
         "oldest_pending_age": seconds_since(queue.oldest_pending_at, now),
         "oldest_due_age": seconds_since(queue_oldest_due(now), now),
         "heartbeat_age": seconds_since(heartbeat_last_at(), now),
-        "lanes": _lanes(now),
-        "answer_chart": _answer_times_chart(now, tz),
+        "lanes": _lanes(figures, recent, now),
+        "answer_chart": _answer_times_chart(figures, recent, tz),
         "answer_hours": ANSWER_HOURS,
         "alerts": alerts_for_overview(now),
+        "retention": retention_last_run(),
     }
 
 
-def _emails_per_hour(since: datetime, now: datetime, tz: ZoneInfo) -> dict[datetime, dict[str, int]]:
-    """E-mail counts by status per local hour (naive), from `since` to the current hour; empty hours included."""
-    per_hour: dict[datetime, dict[str, int]] = {}
-    moment = since.astimezone(UTC)  # step in absolute hours: local wall time may skip or repeat one
-    while moment <= now:
-        per_hour.setdefault(moment.astimezone(tz).replace(minute=0, second=0, microsecond=0, tzinfo=None), {})
-        moment += timedelta(hours=1)
-    for hour, status, count in email_counts_by_hour(since, tz):
-        per_hour.setdefault(hour, {})[status] = count
+def _local(hour: int, tz: ZoneInfo) -> datetime:
+    """The local wall time (naive) an hour starts at."""
+    return hour_start(hour).astimezone(tz).replace(tzinfo=None)
+
+
+def _per_local_hour(figures: Figures, hours: range, metric: str, tz: ZoneInfo) -> dict[datetime, dict[str, int]]:
+    """Counts by key per local hour, every hour present; an hour repeated when clocks go back is one bucket."""
+    per_hour: dict[datetime, dict[str, int]] = {_local(hour, tz): {} for hour in hours}
+    for (hour, found, key), figure in figures.items():
+        if found == metric and hour in hours and figure.count:
+            counts = per_hour[_local(hour, tz)]
+            counts[key] = counts.get(key, 0) + figure.count
     return per_hour
 
 
 def _hour_buckets(per_hour: dict[datetime, dict[str, int]]) -> list[tuple]:
     """Chart buckets in time order: a label per hour, and a tick label at each local midnight."""
     return [
-        (hour.strftime("%a %d %b %H:00"), hour.strftime("%a %d") if hour.hour == 0 else None, counts)
+        (hour.strftime("%a %d %b %H:%M"), hour.strftime("%a %d") if hour.hour == 0 else None, counts)
         for hour, counts in sorted(per_hour.items())
     ]
 
@@ -134,34 +145,48 @@ def _day_total(per_hour: dict[datetime, dict[str, int]], day: date) -> dict[str,
     return total
 
 
-def _deliveries_per_day(days: list[date], since: datetime, tz: ZoneInfo) -> dict:
+def _deliveries_per_day(figures: Figures, hours: range, days: list[date], tz: ZoneInfo) -> dict:
     """Delivery counts by status per local day; every one of `days` is present."""
     per_day: dict = {day: {} for day in days}
-    for day, status, count in delivery_counts_by_day(since, tz):
-        per_day.setdefault(day, {})[status] = count
+    for hour, counts in _per_local_hour(figures, hours, Metric.DELIVERY_STATUS, tz).items():
+        for status, count in counts.items():
+            per_day[hour.date()][status] = per_day[hour.date()].get(status, 0) + count
     return per_day
 
 
-def _answer_times_chart(now: datetime, tz: ZoneInfo):
-    """p50 and p95 of the ingress answer time per local hour, the current one last; an hour without a push is empty."""
-    current = now.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
-    hours = [current - timedelta(hours=back) for back in range(ANSWER_HOURS - 1, -1, -1)]
-    found = answer_ms_percentiles_by_hour(hours[0], tz)
+def _totals(figures: Figures, metric: str) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for (_, found, key), figure in figures.items():
+        if found == metric and figure.count:
+            totals[key] += figure.count
+    return totals
+
+
+def _answer_times_chart(figures: Figures, recent: range, tz: ZoneInfo):
+    """p50 and p95 of the ingress answer time per hour, the current one last; an hour without a push is empty."""
     buckets = []
-    for moment in hours:
-        local = moment.astimezone(tz).replace(tzinfo=None)
-        buckets.append((local.strftime("%a %d %b %H:00"), local.strftime("%H:00") if local.hour % 3 == 0 else None,
-                        found.get(local, {})))
+    for hour in recent:
+        local = _local(hour, tz)
+        values = figures[hour, Metric.ANSWER_MS, ""].percentiles() if (hour, Metric.ANSWER_MS, "") in figures else {}
+        buckets.append((local.strftime("%a %d %b %H:%M"), local.strftime("%H:%M") if local.hour % 3 == 0 else None,
+                        values))
     return percentile_bar_chart(buckets, ANSWER_SERIES)
 
 
-def _lanes(now: datetime) -> list[tuple]:
+def _lanes(figures: Figures, recent: range, now: datetime) -> list[tuple]:
     """Each endpoint with its lane's health and its attempts' latency over 24 h (None without attempts)."""
+    durations: dict[int, Figure] = defaultdict(Figure)
+    succeeded: dict[int, int] = defaultdict(int)
+    for (hour, metric, key), figure in figures.items():
+        if hour in recent and metric == Metric.ATTEMPT_MS:
+            durations[int(key)].merge(figure)
+        elif hour in recent and metric == Metric.ATTEMPT_SUCCEEDED:
+            succeeded[int(key)] += figure.count
+    counted = {pk: AttemptFigures(n=figure.count, ok=succeeded[pk]) for pk, figure in durations.items()}
     endpoints = list(WebhookEndpoint.objects.order_by("-is_active", "name"))
-    health = lanes_health(endpoints, now)
-    latencies = attempt_ms_percentiles(now - LATENCY_WINDOW)
-    found = {pk: Latency(values[50], values[95]) for pk, values in latencies.items()}
-    return [(endpoint, health[endpoint.pk], found.get(endpoint.pk)) for endpoint in endpoints]
+    health = lanes_health(endpoints, now, attempts=counted)
+    latency = {pk: Latency(*figure.percentiles().values()) for pk, figure in durations.items() if figure.values}
+    return [(endpoint, health[endpoint.pk], latency.get(endpoint.pk)) for endpoint in endpoints]
 
 
 def overview_view(request):

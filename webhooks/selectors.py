@@ -1,15 +1,14 @@
 """Delivery reads: API lists, lane health, the worker heartbeats and the overview figures."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Count, F, Max, Min, Prefetch, Q, QuerySet, Window
-from django.db.models.functions import RowNumber, TruncDate
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from core.distributions import Histogram, histogram_by_group, percentiles_by_group
+from core.distributions import Histogram, histogram_by_group
 from webhooks import lanes
 from webhooks.models import DeliveryAttempt, EndpointLane, WebhookDelivery, WebhookEndpoint, WorkerHeartbeat
 
@@ -57,29 +56,6 @@ def delivery_detail_queryset() -> QuerySet[WebhookDelivery]:
 # --- Admin overview ------------------------------------------------------------------------------------
 
 
-def delivery_counts_by_day(since: datetime, tz: ZoneInfo) -> list[tuple[date, str, int]]:
-    """(local day, status, count) of e-mail deliveries created since `since`; test sends excluded; one query."""
-    rows = (
-        WebhookDelivery.objects.filter(created_at__gte=since, is_test=False)
-        .annotate(day=TruncDate("created_at", tzinfo=tz))
-        .values("day", "status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return [(row["day"], row["status"], row["n"]) for row in rows]
-
-
-def attempt_failure_reason_counts(since: datetime) -> list[tuple[str, int]]:
-    """Failed attempts (finished, not in flight) since `since` by failure reason, most frequent first; one query."""
-    rows = (
-        DeliveryAttempt.objects.filter(started_at__gte=since, succeeded=False, finished_at__isnull=False)
-        .values("failure_reason")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "failure_reason")
-    )
-    return [(row["failure_reason"] or "unknown", row["n"]) for row in rows]
-
-
 @dataclass(frozen=True)
 class DeliveryQueue:
     pending: int
@@ -91,25 +67,24 @@ class DeliveryQueue:
 
 
 def delivery_queue_summary(now: datetime | None = None) -> DeliveryQueue:
+    """The queue now. Each status is read from an index of its own rows (the partial pending and sending
+    indexes, the endpoint-status index for paused), never by scanning the history; five queries at most."""
     now = now or timezone.now()
-    waiting = [WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING, WebhookDelivery.Status.PAUSED]
-    unfinished = WebhookDelivery.objects.filter(status__in=waiting).order_by()
-    due = Q(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
-    counts = unfinished.aggregate(
-        pending=Count("pk", filter=Q(status=WebhookDelivery.Status.PENDING)),
-        sending=Count("pk", filter=Q(status=WebhookDelivery.Status.SENDING)),
-        paused=Count("pk", filter=Q(status=WebhookDelivery.Status.PAUSED)),
-        due=Count("pk", filter=due),
+    Status = WebhookDelivery.Status
+    deliveries = WebhookDelivery.objects.order_by()
+    pending = deliveries.filter(status=Status.PENDING).aggregate(
+        n=Count("pk"), due=Count("pk", filter=Q(next_attempt_at__lte=now))
     )
+    endpoint_ids = list(WebhookEndpoint.objects.values_list("pk", flat=True))
     oldest = (
-        unfinished.filter(status=WebhookDelivery.Status.PENDING).order_by("created_at", "id")
+        deliveries.filter(status=Status.PENDING, endpoint_id__in=endpoint_ids).order_by("created_at", "id")
         .values("id", "created_at").first()
-    ) if counts["pending"] else None
+    ) if pending["n"] else None
     return DeliveryQueue(
-        pending=counts["pending"],
-        sending=counts["sending"],
-        paused=counts["paused"],
-        due=counts["due"],
+        pending=pending["n"],
+        sending=deliveries.filter(status=Status.SENDING).count(),
+        paused=deliveries.filter(status=Status.PAUSED, endpoint_id__in=endpoint_ids).count(),
+        due=pending["due"],
         oldest_pending_id=oldest["id"] if oldest else None,
         oldest_pending_at=oldest["created_at"] if oldest else None,
     )
@@ -184,13 +159,27 @@ class LaneHealth:
     median_latency_ms_24h: int | None  # of the answered attempts
 
 
-def lanes_health(endpoints, now: datetime | None = None) -> dict[int, LaneHealth]:
-    """Each endpoint's lane as operators see it, by endpoint id; a few queries whatever the count."""
+@dataclass(frozen=True)
+class AttemptFigures:
+    """An endpoint's finished attempts over HEALTH_WINDOW: how many, and how many succeeded."""
+
+    n: int
+    ok: int
+
+
+def lanes_health(
+    endpoints, now: datetime | None = None, *, attempts: dict[int, AttemptFigures] | None = None
+) -> dict[int, LaneHealth]:
+    """Each endpoint's lane as operators see it, by endpoint id; a few queries whatever the count.
+
+    `attempts`: the attempt figures by endpoint id when the caller has counted them already (the overview,
+    from its hourly rollups), so that the window's attempts are not read again; the median latency is then
+    left unknown (None)."""
     now = now or timezone.now()
     endpoints = list(endpoints)
     ids = [e.pk for e in endpoints]
     rows = EndpointLane.objects.in_bulk(ids)
-    figures = _lane_figures(ids, now)
+    figures = _lane_figures(ids, now, attempts)
     return {endpoint.pk: _lane_health(endpoint, rows.get(endpoint.pk), figures, now) for endpoint in endpoints}
 
 
@@ -204,12 +193,16 @@ class _LaneFigures:
     medians: dict[int, int]
 
 
-def _lane_figures(ids: list[int], now: datetime) -> _LaneFigures:
+def _lane_figures(ids: list[int], now: datetime, counted: dict[int, AttemptFigures] | None) -> _LaneFigures:
     """One query per figure, every lane at once."""
     in_flight = dict(
         WebhookDelivery.objects.filter(endpoint_id__in=ids, status=WebhookDelivery.Status.SENDING)
         .values_list("endpoint_id").annotate(n=Count("pk")).order_by()
     )
+    waiting = _lanes_waiting(ids)
+    if counted is not None:
+        stats = {pk: {"n": c.n, "ok": c.ok} for pk, c in counted.items()}
+        return _LaneFigures(in_flight=in_flight, attempts=stats, waiting=waiting, medians={})
     since = now - HEALTH_WINDOW
     attempts = DeliveryAttempt.objects.filter(
         started_at__gte=since, finished_at__isnull=False, delivery__endpoint_id__in=ids, delivery__is_test=False
@@ -220,7 +213,11 @@ def _lane_figures(ids: list[int], now: datetime) -> _LaneFigures:
         .annotate(n=Count("pk"), ok=Count("pk", filter=Q(succeeded=True)))
         .order_by()
     }
-    waiting = {
+    return _LaneFigures(in_flight=in_flight, attempts=stats, waiting=waiting, medians=_median_latencies(attempts))
+
+
+def _lanes_waiting(ids: list[int]) -> dict[int, tuple[int, datetime]]:
+    return {
         row["endpoint_id"]: (row["first"], row["at"])
         for row in WebhookDelivery.objects.filter(
             endpoint_id__in=ids,
@@ -228,7 +225,6 @@ def _lane_figures(ids: list[int], now: datetime) -> _LaneFigures:
             status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.PAUSED],
         ).values("endpoint_id").annotate(first=Min("pk"), at=Min("created_at")).order_by()
     }
-    return _LaneFigures(in_flight=in_flight, attempts=stats, waiting=waiting, medians=_median_latencies(attempts))
 
 
 def _lane_health(
@@ -271,11 +267,6 @@ def _median_latencies(attempts) -> dict[int, int]:
 def _attempts_finished_since(since: datetime) -> QuerySet[DeliveryAttempt]:
     """Finished attempts of e-mail deliveries started since `since`: a range of the started_at index."""
     return DeliveryAttempt.objects.filter(started_at__gte=since, finished_at__isnull=False, delivery__is_test=False)
-
-
-def attempt_ms_percentiles(since: datetime) -> dict[int, dict[int, int]]:
-    """{endpoint id: {50: p50, 95: p95}} of the attempts' durations (ms) since `since`, timeouts included."""
-    return percentiles_by_group(_attempts_finished_since(since), group=F("delivery__endpoint_id"), value="duration_ms")
 
 
 def attempt_ms_histograms(since: datetime, bounds_ms: tuple[int, ...]) -> list[Histogram]:

@@ -130,7 +130,7 @@ def test_export_has_the_documented_sections_and_keys():
 
     assert list(exported) == ["version", "settings", "flags", "endpoints", "rules"]
     assert exported["version"] == 1
-    assert list(exported["settings"]) == list(SPEC_EXAMPLE["settings"])
+    assert list(exported["settings"]) == list(SPEC_EXAMPLE["settings"]) + ["retention_days"]
     lane_keys = ["max_in_flight", "rate_limit_per_minute", "breaker_failures"]
     added = ["retry_on_status", "receives_alerts"]
     assert list(exported["endpoints"][0]) == list(SPEC_EXAMPLE["endpoints"][0]) + lane_keys + added

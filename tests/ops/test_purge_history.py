@@ -8,7 +8,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from ingress.models import InboundEmail
-from ops.retention import history_purge
+from ops.models import RetentionRun
+from ops.retention import MAX_BATCH, MIN_BATCH, HistoryPurge, batch_size_next, history_purge, purge_cutoff
 from tests.factories import endpoint_create
 from tests.history_factories import delivery_create, email_create, failed_attempt, ok_attempt
 from transfers.models import LinkPair
@@ -30,8 +31,13 @@ def old_email_with_delivery(days: float = 40, **delivery_fields):
     return email, delivery
 
 
-def purge(*args) -> str:
-    out = StringIO()
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def purge(*args, out=None) -> str:
+    out = out or StringIO()
     call_command("purge_history", *args, stdout=out)
     return out.getvalue()
 
@@ -108,3 +114,51 @@ def test_fewer_than_one_day_is_refused(days):
 def test_days_is_required():
     with pytest.raises(CommandError):
         purge()
+
+
+def test_attempts_of_purged_deliveries_go_before_them_and_are_counted():
+    for _ in range(3):
+        old_email_with_delivery()
+    kept, _ = old_email_with_delivery(status=WebhookDelivery.Status.PAUSED)
+    counts = history_purge(30, batch_size=2)
+    assert counts == {"emails": 3, "deliveries": 3, "attempts": 6, "link_pairs": 0}
+    assert set(DeliveryAttempt.objects.values_list("delivery__email_id", flat=True)) == {kept.pk}
+
+
+def test_each_batch_is_one_short_transaction_measured_and_the_size_follows_the_time_budget():
+    assert batch_size_next(100, elapsed=0.2, target=0.05) == 50  # too slow: halved at most
+    assert batch_size_next(100, elapsed=0.04, target=0.05) == 125
+    assert batch_size_next(100, elapsed=0.001, target=0.05) == 200  # much faster: doubled at most
+    assert batch_size_next(MIN_BATCH, elapsed=1.0) == MIN_BATCH
+    assert batch_size_next(MAX_BATCH, elapsed=0.0) == MAX_BATCH
+    for _ in range(12):
+        old_email_with_delivery()
+    run = HistoryPurge(purge_cutoff(30), batch_size=4, target=0.0)  # no time at all: chunks shrink
+    sizes = []
+    run.run(on_batch=lambda purge: sizes.append(purge.batch_size))
+    assert sizes[:2] == [MIN_BATCH, MIN_BATCH] and run.counts["emails"] == 12
+    assert run.batches >= 3 and 0 <= run.max_lock_ms < 1000
+
+
+def test_the_run_is_recorded_as_the_last_retention_run():
+    old_email_with_delivery()
+    purge("--days", "30")
+    run = RetentionRun.objects.get()
+    assert (run.days, run.holder, run.counts["emails"]) == (30, "command", 1) and run.finished_at is not None
+
+
+def test_progress_is_plain_lines_when_the_output_is_not_a_terminal():
+    for _ in range(6):
+        old_email_with_delivery()
+    output = purge("--days", "30", "--batch-size", "2")
+    lines = output.splitlines()
+    assert "\r" not in output and lines[0].startswith("33% 2/6 old e-mails looked at; deleted emails 2")
+    assert lines[-2].startswith("100% 6/6") and lines[-1].startswith("Deleted history")
+
+
+def test_progress_is_a_bar_redrawn_in_place_on_a_terminal():
+    for _ in range(4):
+        old_email_with_delivery()
+    output = purge("--days", "30", "--batch-size", "2", out=Terminal())
+    assert output.startswith("\r[###############...............]  50% 2/4 old e-mails")
+    assert "\r[##############################] 100%" in output and output.endswith("link pairs 0.\n")
