@@ -242,6 +242,25 @@ class WebhookDelivery(models.Model):
             models.Index(
                 fields=["last_attempt_at"], name="delivery_attempted_idx", condition=Q(last_attempt_at__isnull=False)
             ),
+            # Admin's and the API's filters on statuses and outcomes a push never writes (docs/admin.md), each
+            # in creation order. Partial, one per status: SQLite uses a partial index only for a query that
+            # names its exact condition, and a push (a pending delivery) writes none of them.
+            *(
+                models.Index(
+                    fields=["status", "created_at"], name=f"delivery_{status}_idx", condition=Q(status=status)
+                )
+                for status in ("failed", "cancelled", "paused")
+            ),
+            # The e-mails with a failed delivery (admin's e-mail filter): an index-only EXISTS per e-mail.
+            models.Index(fields=["status", "email"], name="delivery_failed_email_idx", condition=Q(status="failed")),
+            models.Index(
+                fields=["failure_reason", "created_at"], name="delivery_failure_reason_idx",
+                condition=~Q(failure_reason=""),
+            ),
+            models.Index(fields=["is_test", "created_at"], name="delivery_is_test_idx", condition=Q(is_test=True)),
+            # One endpoint's deliveries newest first (admin's and the API's endpoint filter, an endpoint's last
+            # delivery): the one index of these a push writes.
+            models.Index(fields=["endpoint", "created_at"], name="delivery_endpoint_created_idx"),
         ]
 
     def __str__(self) -> str:

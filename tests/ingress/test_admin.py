@@ -1,7 +1,9 @@
 """The inbound e-mail admin: list columns without N+1, filters, search, detail page and the re-run action."""
 
+import hashlib
 import re
 from datetime import timedelta
+from html import unescape as html_unescape
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,7 +36,7 @@ def test_the_list_shows_links_and_delivery_outcomes(admin_client):
     assert "1 ok, 1 failed, 1 pending" in html
     assert f"?email__id__exact={email.pk}" in html
     row = response.context["cl"].result_list[0]
-    assert row.links_total == 1 and row.deliveries_total == 3
+    assert row.links_total == 1 and row.delivery_counts.total() == 3
 
 
 def test_the_delivery_link_of_a_row_filters_the_delivery_list(admin_client):
@@ -73,29 +75,70 @@ def test_filters_by_status_detector_and_failed_deliveries(admin_client):
     delivery_create(failing, endpoint_create(), attempts=[failed_attempt(500)])
     assert listed_subjects(admin_client.get(CHANGELIST, {"status__exact": "skipped_no_links"})) == {"skipped"}
     assert listed_subjects(admin_client.get(CHANGELIST, {"detector": "recadrage"})) == {"recadrage"}
+    assert listed_subjects(admin_client.get(CHANGELIST, {"detector": "none"})) == {"skipped", "failing"}
     assert listed_subjects(admin_client.get(CHANGELIST, {"deliveries": "failed"})) == {"failing"}
     assert listed_subjects(admin_client.get(CHANGELIST, {"deliveries": "none"})) == {"skipped", "recadrage"}
 
 
-def test_search_by_email_id_subject_or_sender(admin_client):
-    wanted = email_create(subject="Facture", sender="Compta <compta@acme.fr>", sender_email="compta@acme.fr")
+@pytest.mark.parametrize("few_deliveries", [10_000, 1], ids=["read from the deliveries", "walked newest first"])
+def test_the_delivery_filters_list_the_same_emails_by_either_plan(admin_client, monkeypatch, few_deliveries):
+    monkeypatch.setattr("ingress.admin.FEW_DELIVERIES", few_deliveries)
+    endpoint, other = endpoint_create(), endpoint_create()
+    failing, waiting, done, _ = (email_create(subject=subject) for subject in ("failing", "waiting", "done", "none"))
+    delivery_create(failing, endpoint, attempts=[failed_attempt(500)])
+    delivery_create(failing, other, attempts=[ok_attempt()])
+    delivery_create(waiting, endpoint)
+    delivery_create(waiting, other, status=WebhookDelivery.Status.SENDING)
+    delivery_create(done, endpoint, attempts=[ok_attempt()])
+    delivery_create(done, other, status=WebhookDelivery.Status.CANCELLED)
+    assert listed_subjects(admin_client.get(CHANGELIST, {"deliveries": "failed"})) == {"failing"}
+    assert listed_subjects(admin_client.get(CHANGELIST, {"deliveries": "unfinished"})) == {"waiting"}
+    assert listed_subjects(admin_client.get(CHANGELIST, {"deliveries": "succeeded"})) == {"done"}
+    assert listed_subjects(admin_client.get(CHANGELIST, {"deliveries": "none"})) == {"none"}
+
+
+def test_an_email_id_finds_its_email_exactly(admin_client):
+    wanted = email_create(subject="Facture")
     email_create(subject="Autre")
-    assert listed_subjects(admin_client.get(CHANGELIST, {"q": wanted.email_id})) == {"Facture"}
-    assert listed_subjects(admin_client.get(CHANGELIST, {"q": "compta@acme"})) == {"Facture"}
-    assert listed_subjects(admin_client.get(CHANGELIST, {"q": "factu"})) == {"Facture"}
+    assert listed_subjects(admin_client.get(CHANGELIST, {"q": f" {wanted.email_id.upper()} "})) == {"Facture"}
 
 
-def test_the_date_hierarchy_selects_a_day_in_the_configured_time_zone(admin_client):
+def test_a_gmail_message_id_finds_its_email_by_the_email_id_it_hashes_to(admin_client):
+    email_create(subject="Facture", email_id=hashlib.md5(b"18f2a9c0d1e2f3a4").hexdigest())
+    email_create(subject="Autre")
+    assert listed_subjects(admin_client.get(CHANGELIST, {"q": "18f2a9c0d1e2f3a4"})) == {"Facture"}
+
+
+def test_a_sender_address_finds_its_emails_in_any_spelling_and_only_whole(admin_client):
+    email_create(subject="Facture", sender="Compta <compta@acme.fr>", sender_email="compta@acme.fr")
+    email_create(subject="Autre", sender="Compta <compta@acme.fr.example>", sender_email="compta@acme.fr.example")
+    assert listed_subjects(admin_client.get(CHANGELIST, {"q": "Compta <COMPTA@Acme.FR>"})) == {"Facture"}
+    assert listed_subjects(admin_client.get(CHANGELIST, {"q": "compta@acme"})) == set()
+
+
+def test_a_word_finds_the_subjects_holding_it(admin_client):
+    email_create(subject="Facture de mars")
+    email_create(subject="Autre")
+    assert listed_subjects(admin_client.get(CHANGELIST, {"q": "FACTU"})) == {"Facture de mars"}
+
+
+def test_a_word_searches_only_the_newest_emails_of_the_window(admin_client, monkeypatch):
+    monkeypatch.setattr("ingress.admin.SUBJECT_SEARCH_WINDOW", 2)
+    now = timezone.now()
+    for days, subject in ((3, "Facture ancienne"), (2, "Facture récente"), (1, "Autre")):
+        email_create(subject=subject, received_at=now - timedelta(days=days))
+    assert listed_subjects(admin_client.get(CHANGELIST, {"q": "facture"})) == {"Facture récente"}
+
+
+def test_the_reception_date_filter_selects_today_in_the_configured_time_zone(admin_client):
     settings_update(time_zone="Europe/Paris")
-    moment = timezone.now().replace(hour=23, minute=30) - timedelta(days=2)  # 23:30 UTC is past midnight in Paris
-    email_create(subject="late", received_at=moment)
-    paris_day = moment.astimezone(ZoneInfo("Europe/Paris")).date()
-    assert paris_day != moment.date()
-    response = admin_client.get(
-        CHANGELIST,
-        {"received_at__year": paris_day.year, "received_at__month": paris_day.month, "received_at__day": paris_day.day},
-    )
-    assert listed_subjects(response) == {"late"}
+    paris = ZoneInfo("Europe/Paris")
+    midnight = timezone.now().astimezone(paris).replace(hour=0, minute=0, second=0, microsecond=0)
+    email_create(subject="just after midnight", received_at=midnight + timedelta(minutes=1))
+    email_create(subject="just before midnight", received_at=midnight - timedelta(minutes=1))
+    html = admin_client.get(CHANGELIST).content.decode()
+    today = html_unescape(re.search(r'<a href="(\?received_at__gte=[^"]+)">Today</a>', html).group(1))
+    assert listed_subjects(admin_client.get(CHANGELIST + today)) == {"just after midnight"}
 
 
 def test_the_detail_page_shows_links_decision_and_each_delivery(admin_client):

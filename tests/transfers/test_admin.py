@@ -54,6 +54,17 @@ def test_the_list_searches_file_names(staff_client, pairs):
     assert listed(staff_client, "q=Camille") == ["dropbox"]
 
 
+def test_a_link_finds_its_copy_exactly(staff_client, pairs):
+    assert listed(staff_client, "q=https://fromsmash.com/AbC") == ["fromsmash"]
+    assert listed(staff_client, "q=https://fromsmash.com/A") == []
+
+
+def test_a_file_name_is_looked_for_in_the_newest_copies_of_the_window_only(staff_client, pairs, monkeypatch):
+    monkeypatch.setattr("transfers.admin.SEARCH_WINDOW", 1)
+    LinkPair.objects.filter(pk=pairs[0].pk).update(created_at=timezone.now() - timedelta(days=1))
+    assert listed(staff_client, "q=Camille") == []
+
+
 def test_the_detail_is_read_only_with_a_link_to_the_copy(staff_client, pairs, settings):
     settings.R2_ENDPOINT_URL, settings.R2_BUCKET = "http://127.0.0.1:9", "bucket"
     settings.R2_ACCESS_KEY_ID, settings.R2_SECRET_ACCESS_KEY = "id", "secret"

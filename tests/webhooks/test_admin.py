@@ -395,3 +395,42 @@ def test_replay_selected_reopens_finished_deliveries_and_explains_the_others(adm
     assert "1 deliveries queued again" in page and f"Delivery #{pending.pk} is pending" in page
     failed.refresh_from_db()
     assert (failed.status, failed.series) == ("pending", 2)
+
+
+def listed(response) -> set[int]:
+    return {delivery.pk for delivery in response.context["cl"].result_list}
+
+
+def test_delivery_search_finds_by_email_id_webhook_id_or_number_exactly(admin_client):
+    endpoint = endpoint_create()
+    wanted = WebhookDelivery.objects.create(email=inbound(1), endpoint=endpoint)
+    WebhookDelivery.objects.create(email=inbound(2), endpoint=endpoint)
+    for term in (wanted.email.email_id.upper(), wanted.webhook_id, str(wanted.pk), f"#{wanted.pk}"):
+        assert listed(admin_client.get(DELIVERIES, {"q": term})) == {wanted.pk}, term
+
+
+def test_delivery_search_by_address_finds_the_deliveries_of_that_sender(admin_client):
+    endpoint = endpoint_create()
+    email = inbound(1)
+    InboundEmail.objects.filter(pk=email.pk).update(sender_email="compta@acme.fr")
+    wanted = WebhookDelivery.objects.create(email=email, endpoint=endpoint)
+    WebhookDelivery.objects.create(email=inbound(2), endpoint=endpoint)
+    assert listed(admin_client.get(DELIVERIES, {"q": "Compta <COMPTA@acme.fr>"})) == {wanted.pk}
+
+
+def test_delivery_search_by_word_looks_only_at_the_newest_deliveries_of_the_window(admin_client, monkeypatch):
+    monkeypatch.setattr("webhooks.admin.SEARCH_WINDOW", 2)
+    endpoint = endpoint_create()
+    old = WebhookDelivery.objects.create(email=inbound(1, "a needle, old"), endpoint=endpoint)
+    new = WebhookDelivery.objects.create(email=inbound(2, "a needle, new"), endpoint=endpoint)
+    WebhookDelivery.objects.create(email=inbound(3, "hay"), endpoint=endpoint)
+    WebhookDelivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=1))
+    assert listed(admin_client.get(DELIVERIES, {"q": "NEEDLE"})) == {new.pk}
+
+
+@pytest.mark.parametrize("status", [s for s, _ in WebhookDelivery.Status.choices])
+def test_the_status_filter_lists_the_deliveries_in_that_status(admin_client, status):
+    endpoint = endpoint_create()
+    made = {s: WebhookDelivery.objects.create(email=inbound(n), endpoint=endpoint, status=s)
+            for n, (s, _) in enumerate(WebhookDelivery.Status.choices, start=1)}
+    assert listed(admin_client.get(DELIVERIES, {"status__exact": status})) == {made[status].pk}
