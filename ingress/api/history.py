@@ -9,16 +9,15 @@ from core.addresses import sender_email_parse
 from core.filters import StrictFilterSet
 from ingress.models import InboundEmail
 from ingress.selectors import email_detail_queryset, emails_list
-from webhooks.api.filters import UTCIsoDateTimeFilter
+from webhooks.api.filters import UTCIsoDateTimeFilter, statuses_filter
 from webhooks.api.serializers import DeliverySummarySerializer
 from webhooks.api.views import AUTH_ERRORS, BAD_QUERY, NOT_FOUND
 
 
 class EmailFilter(StrictFilterSet):
-    # distinct=False: a column of the row itself repeats no row, and DISTINCT would defeat the index order.
     status = filters.MultipleChoiceFilter(
         choices=InboundEmail.Status.choices,
-        distinct=False,
+        method="status_filter",
         help_text="Repeat to combine: `?status=processed&status=deferred`.",
     )
     detector = filters.CharFilter(
@@ -40,6 +39,9 @@ class EmailFilter(StrictFilterSet):
     class Meta:
         model = InboundEmail
         fields = ["status", "detector", "sender", "email_id", "subject", "since", "until"]
+
+    def status_filter(self, queryset, name, value):
+        return statuses_filter(queryset, value)
 
     def sender_filter(self, queryset, name, value):
         # Stored canonical (core.addresses): an exact, indexable match instead of a case-insensitive scan.

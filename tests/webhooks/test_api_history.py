@@ -363,6 +363,27 @@ def test_page_and_cursor_together_are_a_400(api):
     assert response.status_code == 400 and list(response.json()) == ["page"]
 
 
+# --- Query plans: a page is read along an index in the list's order, so it costs the same at any size --------
+
+INDEXED_LISTS = [
+    "", "?status=failed", "?status=paused", "?status=failed&status=cancelled", "?endpoint=default",
+    "?failure_reason=request_failed", "?since=2026-01-01T00:00:00Z",
+]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL plans from its statistics, not the query alone")
+@pytest.mark.parametrize("query", INDEXED_LISTS)
+def test_a_delivery_page_is_read_in_index_order_without_sorting_the_matches(api, query):
+    endpoint_create(name="default", is_default=True)
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get(DELIVERIES + query).status_code == 200
+    page = next(q["sql"] for q in queries if q["sql"].startswith('SELECT "webhooks_webhookdelivery"."id"'))
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {page}")
+        plan = " / ".join(row[-1] for row in cursor.fetchall())
+    assert "TEMP B-TREE" not in plan, plan
+
+
 # --- Query-count baselines, on the NetBox model: a regression fails here, not as a slow page at a customer -----
 
 # Each read, and the queries it costs whatever the history holds: the token, the user's permissions (own and
