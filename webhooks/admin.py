@@ -336,8 +336,9 @@ SEARCH_WINDOW = 10_000
 
 
 class DeliveryStatusFilter(admin.SimpleListFilter):
-    """Each status through an index in creation order, or the queue's own partial indexes (which lead with
-    the endpoint: the ids are listed from the small endpoint table)."""
+    """Each status through an index: the partial (status, created_at) ones in creation order, and for the
+    queue's statuses the (endpoint, status, created_at) one, sought with every endpoint's id (listed from the
+    small endpoint table); the queue is then sorted, as it is small."""
 
     title = "status"
     parameter_name = "status__exact"
