@@ -97,7 +97,7 @@ def _queued(status: str):
 
 def _with_deliveries(queryset, deliveries):
     """The e-mails with one of `deliveries`, by whichever of two plans is bounded for their number."""
-    if deliveries[:FEW_DELIVERIES].count() < FEW_DELIVERIES:
+    if deliveries.order_by()[:FEW_DELIVERIES].count() < FEW_DELIVERIES:
         return queryset.filter(pk__in=deliveries.filter(email__isnull=False).values("email_id"))
     return queryset.filter(_any_delivery(deliveries))
 
@@ -175,7 +175,8 @@ class InboundEmailAdmin(HistoryAdmin):
         emails = {email.pk: email for email in changelist.result_list}
         for email in emails.values():
             email.delivery_counts = Counter()
-        for email_pk, status in WebhookDelivery.objects.filter(email__in=emails).values_list("email_id", "status"):
+        page_deliveries = WebhookDelivery.objects.filter(email__in=emails).order_by()
+        for email_pk, status in page_deliveries.values_list("email_id", "status"):
             emails[email_pk].delivery_counts[status] += 1
         return changelist
 

@@ -59,9 +59,8 @@ class AlertAdmin(HistoryAdmin):
         on the list would group every alert of the history)."""
         changelist = super().get_changelist_instance(request)
         alerts = {alert.pk: alert for alert in changelist.result_list}
-        failed = Counter(
-            AlertNotification.objects.filter(alert__in=alerts, succeeded=False).values_list("alert_id", flat=True)
-        )
+        failed_notifications = AlertNotification.objects.filter(alert__in=alerts, succeeded=False).order_by()
+        failed = Counter(failed_notifications.values_list("alert_id", flat=True))
         for alert in alerts.values():
             alert.failed_notifications = failed[alert.pk]
         return changelist
