@@ -16,6 +16,11 @@ logger = logging.getLogger("ops.housekeeping")
 
 PURGE_BUDGET_SECONDS = 0.3  # of purge batches per tick: the worker's loop goes on in between
 RETENTION_CHECK_EVERY = timedelta(minutes=1)
+# A rollup pass holds the worker's loop (and takes SQLite's write lock) for up to ~0.2 s; on every tick it
+# delayed deliveries (end-to-end p95 435 ms against 23 ms). The overview reads the rows past the last pass
+# live, so a pass a minute keeps it exact. The lease outlives a few passes, so one worker keeps it.
+ROLLUP_EVERY = timedelta(minutes=1)
+ROLLUP_LEASE_SECONDS = 3 * ROLLUP_EVERY.total_seconds()
 
 
 class Housekeeper:
@@ -23,19 +28,26 @@ class Housekeeper:
         self.clock = clock
         self._purge: HistoryPurge | None = None
         self._checked_at: datetime | None = None
+        self._rolled_at: datetime | None = None
 
     def on_tick(self, sender=None, *, worker_id: str, **kwargs) -> None:
         """A worker's tick (its loop thread). Database errors go up to the worker, which handles outages; any
         other failure is logged here and never stops the worker."""
         try:
             now = self.clock()
-            if rollup_lease_take(worker_id, now=now):
-                rollups_update(now)
+            self._rollups(worker_id, now)
             self._retention(worker_id, now)
         except (DatabaseError, InterfaceError):
             raise
         except Exception:
             logger.exception("HOUSEKEEPING: failed")
+
+    def _rollups(self, worker_id: str, now: datetime) -> None:
+        if self._rolled_at is not None and now - self._rolled_at < ROLLUP_EVERY:
+            return
+        self._rolled_at = now
+        if rollup_lease_take(worker_id, seconds=ROLLUP_LEASE_SECONDS, now=now):
+            rollups_update(now)
 
     def _retention(self, worker_id: str, now: datetime) -> None:
         if self._purge is None:
