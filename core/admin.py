@@ -3,12 +3,15 @@
 from django.contrib import admin
 from django.contrib.admin.views.main import PAGE_VAR
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.utils.functional import cached_property
 
 # Rows a history list counts, at least: past it, it says "1,000+" (docs/admin.md, "Large lists").
 COUNT_FLOOR = 1000
 # How many pages past the one shown the count reaches, so the page links always lead somewhere.
 COUNT_PAGES_AHEAD = 10
+# A word search reads the newest this many rows of the filtered list, never the whole history.
+SEARCH_WINDOW = 10_000
 
 
 class CappedCountPaginator(Paginator):
@@ -37,11 +40,33 @@ class HistoryAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
 
+    @staticmethod
+    def search_window(queryset, field: str) -> Q:
+        """The condition keeping the newest SEARCH_WINDOW rows of `queryset` by `field` (an indexed time
+        column): one index read finds the window's oldest value (none: the list is shorter, keep all)."""
+        oldest = queryset.order_by(f"-{field}", "-id").values_list(field, flat=True)[
+            SEARCH_WINDOW - 1 : SEARCH_WINDOW
+        ].first()
+        return Q(**{f"{field}__gte": oldest}) if oldest else Q()
+
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         page = request.GET.get(PAGE_VAR, "1")
         page = int(page) if page.isascii() and page.isdigit() else 1
         cap = max(COUNT_FLOOR, (page + COUNT_PAGES_AHEAD) * per_page)
         return self.paginator(queryset, per_page, orphans, allow_empty_first_page, cap=cap)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows another part of the service writes (attempts, deliveries, notifications), shown, never edited."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class SingletonAdmin(admin.ModelAdmin):

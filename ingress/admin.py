@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from core.addresses import sender_email_parse
-from core.admin import HistoryAdmin
+from core.admin import SEARCH_WINDOW, HistoryAdmin, ReadOnlyInline
 from core.detectors import DETECTORS
 from ingress.identity import email_id_compute
 from ingress.models import InboundEmail
@@ -23,8 +23,6 @@ from routing.selectors import endpoint_names, endpoints_inactive, rules_preview
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 EMAIL_ID = re.compile(r"[0-9a-f]{32}")
-# A word searches the subjects of this many e-mails at most, the newest of the list as filtered.
-SUBJECT_SEARCH_WINDOW = 10_000
 # Fewer deliveries than this in the statuses a filter wants: the e-mails are read from those deliveries
 # (an index on their status) and sorted. More: they are common, and walking the e-mails newest first
 # with an indexed EXISTS finds a page, and the capped count, within a few thousand rows.
@@ -102,11 +100,9 @@ def _with_deliveries(queryset, deliveries):
     return queryset.filter(_any_delivery(deliveries))
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(ReadOnlyInline):
     model = WebhookDelivery
     fk_name = "email"
-    extra = 0
-    can_delete = False
     show_change_link = True
     fields = (
         "delivery_link", "endpoint", "status", "attempt_count", "last_status_code", "failure_reason",
@@ -117,9 +113,6 @@ class DeliveryInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("endpoint").defer("payload_json")
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="delivery")
     def delivery_link(self, delivery):
@@ -138,7 +131,7 @@ class InboundEmailAdmin(HistoryAdmin):
     search_fields = ("email_id",)  # shows the search box; get_search_results decides what a query means
     search_help_text = (
         "An email_id, a Gmail message id or a sender address finds it exactly; other text is looked for in the "
-        f"subjects of the newest {SUBJECT_SEARCH_WINDOW:,} e-mails of the list."
+        f"subjects of the newest {SEARCH_WINDOW:,} e-mails of the list."
     )
     # Sorting by another column would sort the whole history on each page.
     sortable_by = ("received_at",)
@@ -190,10 +183,7 @@ class InboundEmailAdmin(HistoryAdmin):
         if "@" in term:
             return queryset.filter(sender_email=sender_email_parse(term)), False
         by_message_id = Q(email_id=email_id_compute(subject="", sender_email="", date="", message_id=term))
-        cutoff = queryset.order_by("-received_at", "-id").values_list("received_at", flat=True)[
-            SUBJECT_SEARCH_WINDOW - 1 : SUBJECT_SEARCH_WINDOW
-        ].first()
-        in_subject = Q(subject__icontains=term) & (Q(received_at__gte=cutoff) if cutoff else Q())
+        in_subject = Q(subject__icontains=term) & self.search_window(queryset, "received_at")
         return queryset.filter(by_message_id | in_subject), False
 
     def has_add_permission(self, request):

@@ -4,7 +4,7 @@ from collections import Counter
 
 from django.contrib import admin
 
-from core.admin import HistoryAdmin
+from core.admin import HistoryAdmin, ReadOnlyInline
 from ops.models import Alert, AlertNotification
 
 
@@ -21,19 +21,11 @@ class AlertStateFilter(admin.SimpleListFilter):
         return queryset
 
 
-class AlertNotificationInline(admin.TabularInline):
+class AlertNotificationInline(ReadOnlyInline):
     model = AlertNotification
-    extra = 0
-    can_delete = False
     fields = ("sent_at", "event", "channel", "succeeded", "error")
     readonly_fields = fields
     verbose_name_plural = "notifications (newest first)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Alert)

@@ -3,13 +3,11 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.html import format_html
 
-from core.admin import HistoryAdmin
+from core.admin import SEARCH_WINDOW, HistoryAdmin
 from core.providers import PROVIDER_DOMAINS
 from transfers.models import LinkPair
 from transfers.storage import object_url, storage_configured
 
-# A file name searches this many copies at most, the newest of the list as filtered.
-SEARCH_WINDOW = 10_000
 PROVIDERS = sorted(PROVIDER_DOMAINS.values())
 
 
@@ -53,11 +51,8 @@ class LinkPairAdmin(HistoryAdmin):
             return queryset, False
         if term.startswith(("http://", "https://")):
             return queryset.filter(source_url=term), False
-        cutoff = queryset.order_by("-created_at", "-id").values_list("created_at", flat=True)[
-            SEARCH_WINDOW - 1 : SEARCH_WINDOW
-        ].first()
-        in_window = queryset.filter(created_at__gte=cutoff) if cutoff else queryset
-        return in_window.filter(original_filename__icontains=term), False
+        in_window = self.search_window(queryset, "created_at")
+        return queryset.filter(in_window, original_filename__icontains=term), False
 
     def has_add_permission(self, request):
         return False

@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from core.addresses import sender_email_parse
-from core.admin import HistoryAdmin, SingletonAdmin
+from core.admin import SEARCH_WINDOW, HistoryAdmin, ReadOnlyInline, SingletonAdmin
 from core.secrets import secret_mask
 from webhooks import outcomes, signing
 from webhooks.forms import WebhookEndpointForm
@@ -331,8 +331,6 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
 # --- deliveries --------------------------------------------------------------------------------------------
 EMAIL_ID = re.compile(r"[0-9a-f]{32}")
 WEBHOOK_ID = re.compile(r"msg_([0-9a-f]{32})")
-# A word or an address searches the e-mails of this many deliveries at most, the newest of the list as filtered.
-SEARCH_WINDOW = 10_000
 
 
 class DeliveryStatusFilter(admin.SimpleListFilter):
@@ -383,10 +381,8 @@ class IsTestFilter(admin.SimpleListFilter):
         return queryset
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(ReadOnlyInline):
     model = DeliveryAttempt
-    extra = 0
-    can_delete = False
     ordering = ("-number",)
     fields = (
         "number", "series", "started", "outcome", "duration", "failure_reason", "error", "response_snippet",
@@ -394,12 +390,6 @@ class DeliveryAttemptInline(admin.TabularInline):
     )
     readonly_fields = fields
     verbose_name_plural = "attempts (newest first)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="started")
     def started(self, obj):
@@ -477,11 +467,7 @@ class WebhookDeliveryAdmin(HistoryAdmin):
             return queryset.filter(uuid=webhook.group(1)), False
         if (number := term.lstrip("#")).isascii() and number.isdigit() and len(number) <= 18:
             return queryset.filter(pk=int(number)), False
-        cutoff = queryset.order_by("-created_at", "-id").values_list("created_at", flat=True)[
-            SEARCH_WINDOW - 1 : SEARCH_WINDOW
-        ].first()
-        if cutoff:
-            queryset = queryset.filter(created_at__gte=cutoff)
+        queryset = queryset.filter(self.search_window(queryset, "created_at"))
         if "@" in term:
             return queryset.filter(email__sender_email=sender_email_parse(term)), False
         return queryset.filter(email__subject__icontains=term), False

@@ -123,7 +123,7 @@ def test_a_word_finds_the_subjects_holding_it(admin_client):
 
 
 def test_a_word_searches_only_the_newest_emails_of_the_window(admin_client, monkeypatch):
-    monkeypatch.setattr("ingress.admin.SUBJECT_SEARCH_WINDOW", 2)
+    monkeypatch.setattr("core.admin.SEARCH_WINDOW", 2)
     now = timezone.now()
     for days, subject in ((3, "Facture ancienne"), (2, "Facture récente"), (1, "Autre")):
         email_create(subject=subject, received_at=now - timedelta(days=days))

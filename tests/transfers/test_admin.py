@@ -60,7 +60,7 @@ def test_a_link_finds_its_copy_exactly(staff_client, pairs):
 
 
 def test_a_file_name_is_looked_for_in_the_newest_copies_of_the_window_only(staff_client, pairs, monkeypatch):
-    monkeypatch.setattr("transfers.admin.SEARCH_WINDOW", 1)
+    monkeypatch.setattr("core.admin.SEARCH_WINDOW", 1)
     LinkPair.objects.filter(pk=pairs[0].pk).update(created_at=timezone.now() - timedelta(days=1))
     assert listed(staff_client, "q=Camille") == []
 

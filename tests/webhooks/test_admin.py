@@ -419,7 +419,7 @@ def test_delivery_search_by_address_finds_the_deliveries_of_that_sender(admin_cl
 
 
 def test_delivery_search_by_word_looks_only_at_the_newest_deliveries_of_the_window(admin_client, monkeypatch):
-    monkeypatch.setattr("webhooks.admin.SEARCH_WINDOW", 2)
+    monkeypatch.setattr("core.admin.SEARCH_WINDOW", 2)
     endpoint = endpoint_create()
     old = WebhookDelivery.objects.create(email=inbound(1, "a needle, old"), endpoint=endpoint)
     new = WebhookDelivery.objects.create(email=inbound(2, "a needle, new"), endpoint=endpoint)
